@@ -1,0 +1,251 @@
+"""The training loop: settings, epochs over the encoded corpus, the learning-rate schedule, progress."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+from tqdm.auto import tqdm
+
+from w2v.corpus import expand_paths
+from w2v.encode import EncodedCorpus, encode_corpus
+from w2v.errors import ConfigError
+from w2v.sgns import noise_distribution, sample_noise, skipgram_step, stable_batch_size
+from w2v.tokenizer import SPLITS, make_tokenizer, save_tokenizer
+from w2v.vectors import KeyedVectors
+from w2v.vocab import Vocabulary
+
+BLOCK_WORDS = 1 << 20
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TrainConfig:
+    """Training settings; the defaults are word2vec's skip-gram defaults."""
+
+    dim: int = 100
+    window: int = 5
+    negative: int = 5
+    sample: float = 1e-3
+    alpha: float = 0.025
+    min_alpha: float = 0.0001
+    epochs: int = 5
+    min_count: int = 5
+    max_vocab: int | None = None
+    seed: int = 1
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    device: str = "auto"
+    batch_words: int = 4096  # most centre words per update; capped lower for small vocabularies
+    tokenizer: str = "words"
+    lowercase: bool = True
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first setting that is out of range."""
+        positive = {
+            "dim": self.dim,
+            "window": self.window,
+            "epochs": self.epochs,
+            "threads": self.threads,
+        }
+        positive |= {"min-count": self.min_count, "batch-words": self.batch_words}
+        for name, value in positive.items():
+            if value < 1:
+                raise ConfigError(f"--{name} must be at least 1, got {value}")
+        if self.negative < 1:
+            raise ConfigError(f"--negative must be at least 1, got {self.negative}")
+        if not 0 <= self.sample < 1:
+            raise ConfigError(f"--sample must be in [0, 1), got {self.sample}")
+        if not self.alpha > 0 or not 0 <= self.min_alpha <= self.alpha:
+            raise ConfigError(
+                f"need 0 <= --min-alpha <= --alpha and --alpha > 0, got {self.min_alpha}, {self.alpha}"
+            )
+        if self.max_vocab is not None and self.max_vocab < 1:
+            raise ConfigError(f"--max-vocab must be at least 1, got {self.max_vocab}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("--device cuda asked for, but torch sees no CUDA GPU here")
+        if self.tokenizer not in SPLITS:
+            raise ConfigError(
+                f"unknown tokenizer {self.tokenizer!r}: choose one of {', '.join(SPLITS)}"
+            )
+
+    def resolved_device(self) -> torch.device:
+        """The device training runs on: `auto` takes a GPU when torch sees one."""
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+@dataclass
+class TrainedModel:
+    """What training produces: the word vectors, the output matrix, the tokenizer, the history."""
+
+    vectors: KeyedVectors
+    output_vectors: torch.Tensor
+    tokenizer: Tokenizer
+    config: TrainConfig
+    epoch_losses: list[float]
+    raw_words: int
+    seconds: float
+
+    def save(self, path: str | Path) -> list[Path]:
+        """Write the vectors to `path` and the tokenizer and counts beside it; return the paths."""
+        path = Path(path)
+        tokenizer_path, vocabulary_path = sidecar_paths(path)
+        self.vectors.save(path)
+        save_tokenizer(self.tokenizer, tokenizer_path)
+        counts = np.asarray(self.vectors.counts, dtype=np.int64)
+        Vocabulary(self.vectors.words, counts).save(vocabulary_path)
+        return [path, tokenizer_path, vocabulary_path]
+
+
+def sidecar_paths(vectors_path: Path) -> tuple[Path, Path]:
+    """Where the tokenizer and the vocabulary counts of a vectors file live: `NAME.tokenizer.json`, `NAME.vocab.txt`."""
+    stem = vectors_path.with_suffix("") if vectors_path.suffix else vectors_path
+    return stem.with_name(stem.name + ".tokenizer.json"), stem.with_name(stem.name + ".vocab.txt")
+
+
+def check_writable(path: str | Path) -> None:
+    """Fail before training, not after, if the vectors cannot be written to `path`."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise ConfigError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(f"{path}: folder {folder} is not writable")
+
+
+def train(
+    paths: Sequence[str | Path], config: TrainConfig | None = None, progress: bool = True
+) -> TrainedModel:
+    """Train word vectors on the corpus files, folders or globs in `paths`."""
+    config = config or TrainConfig()
+    config.validate()
+    files = expand_paths(paths)
+    torch.set_num_threads(config.threads)
+    # The tokenizers library sizes its thread pool from this variable when it first runs.
+    os.environ.setdefault("RAYON_NUM_THREADS", str(config.threads))
+    start = time.perf_counter()
+    tokenizer = make_tokenizer(config.tokenizer, config.lowercase)
+    with tempfile.TemporaryDirectory(prefix="w2v-") as work_dir:
+        vocabulary, corpus = encode_corpus(
+            files, tokenizer, Path(work_dir), config.min_count, config.max_vocab, progress=progress
+        )
+        input_vectors, output_vectors, losses = train_vectors(corpus, vocabulary, config, progress)
+        del corpus
+    seconds = time.perf_counter() - start
+    vectors = KeyedVectors(vocabulary.words, input_vectors.cpu(), vocabulary.counts.tolist())
+    return TrainedModel(
+        vectors, output_vectors.cpu(), tokenizer, config, losses, vocabulary.total, seconds
+    )
+
+
+def sentence_blocks(sentence_ends: np.ndarray, block_words: int) -> Iterator[tuple[int, int]]:
+    """Cut the corpus into spans of about `block_words` tokens that end at sentence ends."""
+    start = 0
+    total = int(sentence_ends[-1])
+    while start < total:
+        last = np.searchsorted(sentence_ends, start + block_words, side="right") - 1
+        end = (
+            int(sentence_ends[last])
+            if last >= 0 and sentence_ends[last] > start
+            else min(start + block_words, total)
+        )
+        yield start, end
+        start = end
+
+
+def train_vectors(
+    corpus: EncodedCorpus, vocabulary: Vocabulary, config: TrainConfig, progress: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+    """Run the epochs of skip-gram with negative sampling; return both matrices and each epoch's mean loss.
+
+    The learning rate falls linearly from alpha to min_alpha over all epochs, by the share of corpus
+    words processed (before subsampling), as word2vec does.
+    """
+    device = config.resolved_device()
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    size, dim, window = len(vocabulary), config.dim, config.window
+    # word2vec's start: input vectors uniform in [-0.5/dim, 0.5/dim), output vectors zero.
+    input_vectors = (torch.rand(size, dim, generator=generator, device=device) - 0.5) / dim
+    output_vectors = torch.zeros(size, dim, device=device)
+    keep = vocabulary.keep_probabilities(config.sample).to(device)
+    noise_table = noise_distribution(torch.from_numpy(vocabulary.counts)).to(device)
+    sentence_ends = torch.from_numpy(corpus.sentence_ends).to(device)
+    counts = torch.from_numpy(vocabulary.counts).to(device)
+    batch_words = stable_batch_size(keep, counts, noise_table, config.negative, config.batch_words)
+
+    total_words = config.epochs * len(corpus)
+    words_done = 0
+    losses: list[float] = []
+    bar = tqdm(
+        total=total_words, desc="training", unit="word", unit_scale=True, disable=not progress
+    )
+    started = time.perf_counter()
+    for epoch in range(config.epochs):
+        epoch_loss, epoch_pairs = 0.0, 0
+        for block_start, block_end in sentence_blocks(corpus.sentence_ends, BLOCK_WORDS):
+            block = torch.from_numpy(corpus.tokens[block_start:block_end].astype(np.int64)).to(
+                device
+            )
+            positions = torch.arange(block_start, block_end, device=device)
+            sentences = torch.searchsorted(sentence_ends, positions, right=True)
+            kept = torch.rand(len(block), generator=generator, device=device) < keep[block]
+            words, sentences = block[kept], sentences[kept]
+            count = len(words)
+            reach = torch.randint(1, window + 1, (count,), generator=generator, device=device)
+            noise = sample_noise(noise_table, (count, config.negative), generator)
+            words = torch.nn.functional.pad(words, (window, window))
+            sentences = torch.nn.functional.pad(sentences, (window, window), value=-1)
+            block_words = block_end - block_start
+            for first in range(0, count, batch_words):
+                last = min(first + batch_words, count)
+                progress_share = (words_done + block_words * first / count) / total_words
+                learning_rate = max(
+                    config.min_alpha,
+                    config.alpha - (config.alpha - config.min_alpha) * progress_share,
+                )
+                loss, pairs = skipgram_step(
+                    input_vectors,
+                    output_vectors,
+                    words[first : last + 2 * window],
+                    sentences[first : last + 2 * window],
+                    reach[first:last],
+                    noise[first:last],
+                    learning_rate,
+                    window,
+                )
+                epoch_loss += loss
+                epoch_pairs += pairs
+                bar.update(round(block_words * (last - first) / count))
+                bar.set_postfix(
+                    lr=f"{learning_rate:.5f}", loss=f"{loss / max(pairs, 1):.4f}", refresh=False
+                )
+            words_done += block_words
+        if not torch.isfinite(input_vectors).all() or not torch.isfinite(output_vectors).all():
+            raise ConfigError(
+                f"training diverged in epoch {epoch + 1} (weights not finite): lower --alpha"
+            )
+        losses.append(epoch_loss / max(epoch_pairs, 1))
+        if progress:
+            bar.write(
+                f"epoch {epoch + 1}/{config.epochs}: mean loss {losses[-1]:.4f} over {epoch_pairs:,} pairs"
+            )
+    bar.close()
+    seconds = time.perf_counter() - started
+    raw = corpus.raw_words * config.epochs
+    if progress:
+        print(f"trained on {raw:,} words in {seconds:.1f} s: {raw / seconds:,.0f} words/s")
+    return input_vectors, output_vectors, losses
+
+
+def settings_json(config: TrainConfig) -> dict:
+    """The settings as a JSON-ready dict."""
+    return asdict(config)
