@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from w2v.sgns import noise_distribution, sample_noise, skipgram_step, stable_batch_size, window_mask
+from w2v.sgns import noise_distribution, sample_noise, skipgram_step, window_mask
 
 
 def test_window_mask_marks_exactly_the_reachable_positions_in_the_same_sentence():
@@ -85,13 +85,25 @@ def test_step_applies_the_exact_gradient_of_the_negative_sampling_loss():
     torch.testing.assert_close(output_vectors, outputs.detach() - lr * outputs.grad)
 
 
-def test_batch_is_capped_where_one_row_would_take_too_many_updates():
-    counts = torch.tensor([1000.0] + [1.0] * 999)
-    keep = torch.ones(1000)
-    noise = noise_distribution(counts)
-    small_vocabulary = stable_batch_size(keep, counts, noise, negative=5, largest=100_000)
-    flat = stable_batch_size(
-        torch.ones(1000), torch.ones(1000), noise_distribution(torch.ones(1000)), 5, 100_000
-    )
-    assert small_vocabulary < 1000 < flat
-    assert stable_batch_size(keep, counts, noise, negative=5, largest=10) == 64
+def test_rows_used_more_than_the_cap_get_their_mean_update_times_the_cap():
+    torch.manual_seed(1)
+    vocabulary, dim, window = 6, 4, 1
+    input_vectors, output_vectors = torch.randn(vocabulary, dim), torch.randn(vocabulary, dim)
+    # Word 0 is the centre of 8 pairs of 2 (16 uses) and a context 14 times; word 5 is one noise draw.
+    words = torch.tensor([1, 0, 0, 0, 0, 0, 0, 0, 0, 2])
+    sentences = torch.zeros(10, dtype=torch.long)
+    reach = torch.ones(8, dtype=torch.long)
+    noise = torch.tensor([[5]] + [[4]] * 7)
+
+    def updates(cap):
+        inputs, outputs = input_vectors.clone(), output_vectors.clone()
+        skipgram_step(inputs, outputs, words, sentences, reach, noise, 0.05, window, cap)
+        return inputs - input_vectors, outputs - output_vectors
+
+    exact_inputs, exact_outputs = updates(float("inf"))
+    capped_inputs, capped_outputs = updates(4.0)
+    torch.testing.assert_close(capped_outputs[0], exact_outputs[0] * 4 / 16)
+    torch.testing.assert_close(capped_outputs[4], exact_outputs[4] * 4 / 14)
+    torch.testing.assert_close(capped_outputs[5], exact_outputs[5])
+    torch.testing.assert_close(capped_inputs[0], exact_inputs[0] * 4 / 14)  # 14 uses as a context
+    torch.testing.assert_close(capped_inputs[1], exact_inputs[1])

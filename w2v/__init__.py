@@ -9,7 +9,7 @@ kv.most_similar("france")
 
 from w2v.errors import W2VError
 from w2v.evaluate import evaluate_analogies, evaluate_similarity
-from w2v.train import TrainConfig, TrainedModel, train
+from w2v.trainer import TrainConfig, TrainedModel, train
 from w2v.vectors import KeyedVectors, load
 
 __all__ = [

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from w2v.errors import W2VError
 from w2v.evaluate import evaluate_analogies, evaluate_similarity, shipped_list
-from w2v.train import DEVICES, TrainConfig, check_writable, train
+from w2v.trainer import DEVICES, TrainConfig, check_writable, train
 from w2v.vectors import load
 
 DEFAULT_VECTORS = "vectors.bin"

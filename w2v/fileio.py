@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -14,18 +14,20 @@ from typing import BinaryIO
 def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
     """A binary stream to a temporary file beside `path`, renamed onto `path` only if all went well."""
     path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp"
-    )
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    # Unlike mkstemp's fixed 0600, os.open applies the umask to 0666, so the file ends up with the
+    # permissions any other newly written file would have.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(temporary, flags, 0o666)
     try:
         with os.fdopen(descriptor, "wb") as stream:
             yield stream
             stream.flush()
+            # Without this a power cut soon after the rename can leave an empty file in place.
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        temporary.unlink(missing_ok=True)
         raise
 
 

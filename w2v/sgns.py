@@ -9,10 +9,9 @@ matrix products: (targets x dim) @ (dim x window) and the two products for the g
 
 from __future__ import annotations
 
-import torch
+import math
 
-MAX_ROW_USES = 160  # measured: 210 expected uses per row trains well, 420 diverges
-MIN_BATCH = 64
+import torch
 
 
 def noise_distribution(counts: torch.Tensor, power: float = 0.75) -> torch.Tensor:
@@ -28,22 +27,6 @@ def sample_noise(
     """Draw word ids from the noise distribution given as a cumulative table."""
     uniform = torch.rand(shape, dtype=torch.float64, generator=generator)
     return torch.searchsorted(cumulative, uniform).clamp_(max=len(cumulative) - 1)
-
-
-def stable_batch_size(
-    keep: torch.Tensor, counts: torch.Tensor, noise: torch.Tensor, negative: int, largest: int
-) -> int:
-    """The most centre words one update may hold (at most `largest`) without diverging.
-
-    All updates in a batch are computed from the same weights and summed, so an output row that
-    many centres touch takes one big step where sequential SGD takes many self-limiting small ones.
-    The batch is capped so that no row expects more than MAX_ROW_USES uses: a word is used once per
-    centre it is (its share of kept words) and once per noise draw (negative times its noise share).
-    """
-    kept = counts.double() * keep.double()
-    noise_share = torch.diff(noise, prepend=noise.new_zeros(1))
-    uses_per_centre = (kept / kept.sum() + negative * noise_share).max().item()
-    return max(MIN_BATCH, min(largest, int(MAX_ROW_USES / uses_per_centre)))
 
 
 def window_mask(reach: torch.Tensor, sentences: torch.Tensor, window: int) -> torch.Tensor:
@@ -70,6 +53,7 @@ def skipgram_step(
     noise: torch.Tensor,
     learning_rate: float,
     window: int,
+    max_row_pairs: float = math.inf,
 ) -> tuple[float, int]:
     """Update both matrices in place for the centres words[window:-window]; return (loss sum, pairs).
 
@@ -77,6 +61,11 @@ def skipgram_step(
     sentence -1); `noise` holds each centre's negative words. Gradients of the logistic loss are
     written out by hand: for a score s = v . u with label y, both v and u move by lr * (y - sigmoid(s))
     times the other vector. All reads happen before all writes, as in one Hogwild step.
+
+    A row that takes part in more than `max_row_pairs` pairs of the batch gets the mean of its
+    updates times `max_row_pairs` instead of their sum: sequential SGD would have stopped pushing
+    once the first few updates saturated the sigmoid, while a sum of hundreds of stale updates
+    overshoots and diverges. Rows used less often (nearly all of them) get the exact sum.
     """
     centres, span = len(reach), 2 * window + 1
     context_mask = window_mask(reach, sentences, window)
@@ -102,10 +91,27 @@ def skipgram_step(
     target_update = torch.bmm(gradient, context.transpose(1, 2))
     context_update = torch.bmm(gradient.transpose(1, 2), target)  # centres x span x dim
     word_update = torch.zeros(len(words), input_vectors.shape[1], device=input_vectors.device)
+    context_uses = torch.zeros(len(words), device=input_vectors.device)
     for offset in range(span):  # fold each window position's update back onto its word
         word_update[offset : offset + centres] += context_update[:, offset]
+        context_uses[offset : offset + centres] += context_mask[:, offset]
+    pairs = context_mask.sum(1)
+    if math.isfinite(max_row_pairs):
+        target_pairs = target_mask * pairs[:, None]
+        target_update *= _row_scale(targets, target_pairs, len(output_vectors), max_row_pairs)[
+            ..., None
+        ]
+        word_update *= _row_scale(words, context_uses, len(input_vectors), max_row_pairs)[:, None]
     input_vectors.index_add_(0, words, word_update)
     output_vectors.index_add_(
         0, targets.reshape(-1), target_update.reshape(-1, target_update.shape[-1])
     )
-    return loss, int(context_mask.sum())
+    return loss, int(pairs.sum())
+
+
+def _row_scale(rows: torch.Tensor, uses: torch.Tensor, size: int, max_uses: float) -> torch.Tensor:
+    """For each entry of `rows`, min(1, max_uses / total uses of that row in the batch)."""
+    totals = torch.zeros(size, device=rows.device).index_add_(
+        0, rows.reshape(-1), uses.reshape(-1).float()
+    )
+    return (max_uses / totals[rows]).clamp_(max=1.0)

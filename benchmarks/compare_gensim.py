@@ -1,0 +1,208 @@
+"""Train w2v and gensim side by side on one corpus with the same settings, and compare them.
+
+    python benchmarks/compare_gensim.py [--corpus ../shared/data/wiki17m.txt] [--epochs 5]
+                                        [--threads 2] [--runs 1] [--out benchmarks/results]
+
+Each run trains both systems, alternating which goes first, each in a child process of its own so
+that its peak memory is its own. gensim gets the same words split into lines of 10,000 (its
+corpus_file mode trains on only the first 10,000 words of a line). Both are scored by w2v's
+evaluation, which matches gensim's own protocol. Writes JSON and a markdown table of the figures
+and their ratios. gensim is a benchmark-only dependency: pip install gensim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from w2v.evaluate import evaluate_analogies, evaluate_similarity, shipped_list  # noqa: E402
+from w2v.vectors import load  # noqa: E402
+
+SETTINGS = {"dim": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5, "alpha": 0.025}
+SYSTEMS = ("w2v", "gensim")
+
+
+def split_into_lines(corpus: Path, out: Path, words_per_line: int = 10_000) -> None:
+    """Write the corpus's words again, `words_per_line` to a line, streaming in 16 MB chunks."""
+    with corpus.open(encoding="utf-8") as source, out.open("w", encoding="utf-8") as target:
+        pending: list[str] = []
+        carry = ""
+        while chunk := source.read(1 << 24):
+            words = (carry + chunk).split()
+            # A chunk that ends inside a word leaves the rest of the word to the next chunk.
+            carry = "" if chunk[-1].isspace() else words.pop()
+            pending.extend(words)
+            full = len(pending) // words_per_line * words_per_line
+            for start in range(0, full, words_per_line):
+                target.write(" ".join(pending[start : start + words_per_line]) + "\n")
+            del pending[:full]
+        pending.extend([carry] if carry else [])
+        if pending:
+            target.write(" ".join(pending) + "\n")
+
+
+def run_w2v(corpus: str, out: str, epochs: int, threads: int) -> dict:
+    """Child process: train w2v and report its timings."""
+    import w2v
+
+    start = time.perf_counter()
+    config = w2v.TrainConfig(**SETTINGS, epochs=epochs, threads=threads, device="cpu")
+    model = w2v.train([corpus], config, progress=False)
+    model.vectors.save(out)
+    return {
+        "vocabulary_seconds": model.encode_seconds,
+        "train_seconds": model.train_seconds,
+        "raw_words": model.raw_words * epochs,
+        "wall_seconds": time.perf_counter() - start,
+    }
+
+
+def run_gensim(corpus: str, out: str, epochs: int, threads: int) -> dict:
+    """Child process: train gensim with the same settings and report its timings."""
+    from gensim.models import Word2Vec
+
+    start = time.perf_counter()
+    model = Word2Vec(
+        sg=1,
+        vector_size=SETTINGS["dim"],
+        window=SETTINGS["window"],
+        negative=SETTINGS["negative"],
+        sample=SETTINGS["sample"],
+        min_count=SETTINGS["min_count"],
+        alpha=SETTINGS["alpha"],
+        min_alpha=0.0001,
+        workers=threads,
+        seed=1,
+    )
+    model.build_vocab(corpus_file=corpus)
+    built = time.perf_counter()
+    model.train(
+        corpus_file=corpus,
+        total_words=model.corpus_total_words,
+        total_examples=model.corpus_count,
+        epochs=epochs,
+    )
+    trained = time.perf_counter()
+    model.wv.save_word2vec_format(out, binary=True)
+    return {
+        "vocabulary_seconds": built - start,
+        "train_seconds": trained - built,
+        "raw_words": model.corpus_total_words * epochs,
+        "wall_seconds": time.perf_counter() - start,
+    }
+
+
+def run_child(system: str, corpus: Path, out: Path, epochs: int, threads: int) -> dict:
+    """Run one system in a fresh interpreter; add its peak resident memory and its scores."""
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        system,
+        str(corpus),
+        str(out),
+        str(epochs),
+        str(threads),
+    ]
+    completed = subprocess.run(command, check=True, capture_output=True, text=True)
+    figures = json.loads(completed.stdout.strip().splitlines()[-1])
+    figures["words_per_second"] = figures["raw_words"] / figures["train_seconds"]
+    vectors = load(out)
+    analogies = evaluate_analogies(
+        vectors, shipped_list("questions-words.txt"), restrict_vocab=30000
+    )
+    figures["analogy"] = analogies.overall.accuracy
+    figures["wordsim353"] = evaluate_similarity(vectors, shipped_list("wordsim353.tsv")).spearman
+    figures["simlex999"] = evaluate_similarity(vectors, shipped_list("simlex999.txt")).spearman
+    return figures
+
+
+def child_main(system: str, corpus: str, out: str, epochs: str, threads: str) -> None:
+    runner = run_w2v if system == "w2v" else run_gensim
+    figures = runner(corpus, out, int(epochs), int(threads))
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(figures))
+
+
+def markdown(summary: dict, settings: dict) -> str:
+    """A table of each system's median figures and the ratio w2v / gensim."""
+    rows = [
+        ("training words/s", "words_per_second", "{:,.0f}"),
+        ("training seconds", "train_seconds", "{:.1f}"),
+        ("vocabulary + encoding seconds", "vocabulary_seconds", "{:.1f}"),
+        ("whole command seconds", "wall_seconds", "{:.1f}"),
+        ("peak memory MB", "peak_rss_mb", "{:,.0f}"),
+        ("analogy accuracy (top 30k)", "analogy", "{:.4f}"),
+        ("WordSim-353 rho", "wordsim353", "{:.4f}"),
+        ("SimLex-999 rho", "simlex999", "{:.4f}"),
+    ]
+    lines = [
+        f"Corpus `{settings['corpus']}`, {settings['epochs']} epochs, {settings['threads']} threads, "
+        f"skip-gram dim 100, window 5, negative 5, sample 1e-3, min-count 5; median of {settings['runs']} run(s).",
+        "",
+        "| | w2v | gensim | w2v / gensim |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, key, fmt in rows:
+        ours, theirs = summary["w2v"][key], summary["gensim"][key]
+        lines.append(
+            f"| {label} | {fmt.format(ours)} | {fmt.format(theirs)} | {ours / theirs:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared/data/wiki17m.txt")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, list[dict]] = {system: [] for system in SYSTEMS}
+    with tempfile.TemporaryDirectory(prefix="w2v-bench-") as work:
+        lines = Path(work) / "corpus-lines.txt"
+        split_into_lines(args.corpus, lines)
+        for run in range(args.runs):
+            order = SYSTEMS if run % 2 == 0 else SYSTEMS[::-1]
+            for system in order:
+                corpus = args.corpus if system == "w2v" else lines
+                figures = run_child(
+                    system, corpus, Path(work) / f"{system}.bin", args.epochs, args.threads
+                )
+                results[system].append(figures)
+                print(system, json.dumps(figures), flush=True)
+    summary = {
+        system: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        for system, runs in results.items()
+    }
+    settings = {
+        "corpus": str(args.corpus),
+        "epochs": args.epochs,
+        "threads": args.threads,
+        "runs": args.runs,
+    }
+    (args.out / "compare_gensim.json").write_text(
+        json.dumps({"settings": settings, "runs": results, "median": summary}, indent=2)
+    )
+    table = markdown(summary, settings)
+    (args.out / "compare_gensim.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child_main(*sys.argv[2:])
+    else:
+        main()

@@ -1,0 +1,223 @@
+"""Word vectors and the similarity and analogy queries run on them, with gensim's semantics."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from w2v.errors import ConfigError, OutOfVocabularyError
+from w2v.formats import read_word2vec, write_word2vec
+
+_TEXT_SUFFIXES = frozenset({".txt", ".vec"})
+# Levy and Goldberg's epsilon, as in gensim, keeps 3CosMul finite when a negative word is
+# diametrically opposite a candidate.
+_COSMUL_EPSILON = 1e-6
+
+
+class KeyedVectors:
+    """Word vectors with their vocabulary, in descending frequency order, and the queries people
+    run on them.
+
+    Queries use unit vectors cached from `vectors`; assigning to `vectors` refreshes them, so after
+    editing the tensor in place assign it back (`kv.vectors = kv.vectors`).
+    """
+
+    def __init__(
+        self, words: list[str], vectors: torch.Tensor, counts: list[int] | None = None
+    ) -> None:
+        """Take row i of `vectors` as the vector of `words[i]`; `counts` are their frequencies."""
+        self.words = list(words)
+        self.key_to_index = {word: index for index, word in enumerate(self.words)}
+        if len(self.key_to_index) != len(self.words):
+            # key_to_index keeps the last row of a repeated word, so its first row does not match.
+            repeated = next(
+                word for row, word in enumerate(self.words) if self.key_to_index[word] != row
+            )
+            raise ConfigError(f"the word {repeated!r} appears more than once in the vocabulary")
+        if counts is not None and len(counts) != len(self.words):
+            raise ConfigError(f"{len(counts)} counts for {len(self.words)} words")
+        self.counts = None if counts is None else list(counts)
+        self.vectors = vectors
+
+    @property
+    def vectors(self) -> torch.Tensor:
+        """The V x D float32 matrix, row i for `words[i]`."""
+        return self._vectors
+
+    @vectors.setter
+    def vectors(self, vectors: torch.Tensor) -> None:
+        vectors = torch.as_tensor(vectors).detach().to(device="cpu", dtype=torch.float32)
+        if vectors.dim() != 2 or vectors.shape[0] != len(self.words):
+            raise ConfigError(
+                f"vectors of shape {tuple(vectors.shape)} do not fit {len(self.words)} words"
+            )
+        self._vectors = vectors
+        self._unit_vectors: torch.Tensor | None = None
+
+    @property
+    def dim(self) -> int:
+        """The number of dimensions of each vector."""
+        return self._vectors.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.key_to_index
+
+    def __getitem__(self, word: str) -> torch.Tensor:
+        return self._vectors[self.index_of(word)]
+
+    def __repr__(self) -> str:
+        return f"KeyedVectors({len(self)} words, {self.dim} dimensions)"
+
+    def index_of(self, word: str) -> int:
+        """The row of `word`; raises OutOfVocabularyError if it has none."""
+        try:
+            return self.key_to_index[word]
+        except KeyError:
+            raise OutOfVocabularyError(f"word {word!r} is not in the vocabulary") from None
+
+    def unit_vectors(self) -> torch.Tensor:
+        """The vectors scaled to unit length (zero vectors stay zero), computed once and cached."""
+        if self._unit_vectors is None:
+            norms = torch.linalg.vector_norm(self._vectors, dim=1, keepdim=True)
+            self._unit_vectors = self._vectors / torch.where(norms > 0, norms, 1.0)
+        return self._unit_vectors
+
+    def most_similar(
+        self,
+        positive: str | Sequence[str] | torch.Tensor = (),
+        negative: str | Sequence[str] = (),
+        topn: int = 10,
+        restrict_vocab: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """The `topn` words with the highest cosine to the normalised mean of the positive unit
+        vectors and the negated negative ones, best first, leaving out the query words."""
+        positive_units, negative_units, query_rows = self._query_units(positive, negative)
+        if len(positive_units) + len(negative_units) == 0:
+            raise ConfigError("most_similar needs at least one positive or negative word")
+        query = _unit(torch.cat([positive_units, -negative_units]).mean(dim=0))
+        candidates = self.unit_vectors()[: self._search_limit(restrict_vocab)]
+        return self._best(candidates @ query, query_rows, topn)
+
+    def most_similar_cosmul(
+        self,
+        positive: str | Sequence[str] | torch.Tensor = (),
+        negative: str | Sequence[str] = (),
+        topn: int = 10,
+        restrict_vocab: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """The `topn` words ranked by Levy and Goldberg's multiplicative objective (3CosMul),
+        best first, leaving out the query words."""
+        positive_units, negative_units, query_rows = self._query_units(positive, negative)
+        if len(positive_units) == 0:
+            raise ConfigError("most_similar_cosmul needs at least one positive word")
+        candidates = self.unit_vectors()[: self._search_limit(restrict_vocab)]
+        # Cosines are shifted from [-1, 1] into [0, 1] so that products and quotients of them
+        # rank candidates sensibly (Levy and Goldberg 2014, footnote 7).
+        shifted = (candidates @ torch.cat([positive_units, negative_units]).T + 1) / 2
+        numerator = shifted[:, : len(positive_units)].prod(dim=1)
+        denominator = shifted[:, len(positive_units) :].prod(dim=1) + _COSMUL_EPSILON
+        return self._best(numerator / denominator, query_rows, topn)
+
+    def similarity(self, a: str, b: str) -> float:
+        """The cosine similarity of the vectors of words `a` and `b`."""
+        row_a, row_b = self._rows_of([a, b])
+        unit_vectors = self.unit_vectors()
+        return float(unit_vectors[row_a] @ unit_vectors[row_b])
+
+    def analogy(
+        self,
+        a: str,
+        b: str,
+        c: str,
+        topn: int = 10,
+        method: str = "3cosadd",
+        restrict_vocab: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """Words x closest to a - b + c (king - man + woman: queen), by 3CosAdd or 3CosMul."""
+        if method == "3cosadd":
+            return self.most_similar([a, c], [b], topn=topn, restrict_vocab=restrict_vocab)
+        if method == "3cosmul":
+            return self.most_similar_cosmul([a, c], [b], topn=topn, restrict_vocab=restrict_vocab)
+        raise ConfigError(f"unknown analogy method {method!r}: use '3cosadd' or '3cosmul'")
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the vectors in word2vec text format if `path` ends in .txt or .vec, else binary."""
+        binary = Path(path).suffix.lower() not in _TEXT_SUFFIXES
+        write_word2vec(path, self.words, self._vectors, binary=binary)
+
+    def _rows_of(self, words: list[str]) -> list[int]:
+        """The rows of `words`; raises OutOfVocabularyError naming every missing word at once."""
+        missing = [word for word in dict.fromkeys(words) if word not in self.key_to_index]
+        if missing:
+            raise OutOfVocabularyError(
+                "not in the vocabulary: " + ", ".join(repr(word) for word in missing)
+            )
+        return [self.key_to_index[word] for word in words]
+
+    def _query_units(
+        self, positive: str | Sequence[str] | torch.Tensor, negative: str | Sequence[str]
+    ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """The unit vectors of the positive and of the negative terms, and the rows of the query
+        words, which the results leave out; a tensor `positive` is a query vector, not a word."""
+        negative_words = _word_list(negative)
+        if isinstance(positive, torch.Tensor):
+            query_rows = self._rows_of(negative_words)
+            positive_units = _unit(self._as_query_vector(positive)).unsqueeze(0)
+        else:
+            positive_words = _word_list(positive)
+            query_rows = self._rows_of(positive_words + negative_words)
+            positive_units = self.unit_vectors()[query_rows[: len(positive_words)]]
+        negative_units = self.unit_vectors()[query_rows[len(query_rows) - len(negative_words) :]]
+        return positive_units, negative_units, query_rows
+
+    def _as_query_vector(self, vector: torch.Tensor) -> torch.Tensor:
+        vector = vector.detach().to(device="cpu", dtype=torch.float32)
+        if vector.shape != (self.dim,):
+            raise ConfigError(
+                f"a query vector must have shape ({self.dim},), not {tuple(vector.shape)}"
+            )
+        return vector
+
+    def _search_limit(self, restrict_vocab: int | None) -> int:
+        if restrict_vocab is None:
+            return len(self.words)
+        if restrict_vocab < 1:
+            raise ConfigError(f"restrict_vocab must be at least 1, not {restrict_vocab}")
+        return min(restrict_vocab, len(self.words))
+
+    def _best(
+        self, scores: torch.Tensor, query_rows: list[int], topn: int
+    ) -> list[tuple[str, float]]:
+        """The `topn` highest-scoring words other than the query words, best first."""
+        if topn < 1:
+            raise ConfigError(f"topn must be at least 1, not {topn}")
+        excluded = {row for row in query_rows if row < len(scores)}
+        # Sinking the query words to the bottom means the top topn holds every word to return.
+        scores[list(excluded)] = float("-inf")
+        values, rows = torch.topk(scores, min(topn, len(scores)))
+        return [
+            (self.words[row], value)
+            for value, row in zip(values.tolist(), rows.tolist(), strict=True)
+            if row not in excluded
+        ]
+
+
+def load(path: str | os.PathLike) -> KeyedVectors:
+    """Load word vectors from a word2vec binary or text file (the format is detected)."""
+    words, vectors = read_word2vec(path)
+    return KeyedVectors(words, vectors)
+
+
+def _word_list(words: str | Sequence[str]) -> list[str]:
+    return [words] if isinstance(words, str) else list(words)
+
+
+def _unit(vector: torch.Tensor) -> torch.Tensor:
+    norm = torch.linalg.vector_norm(vector)
+    return vector / norm if norm > 0 else vector
