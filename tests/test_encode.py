@@ -60,3 +60,11 @@ def test_tokenizer_afterwards_maps_words_to_vocabulary_ids(tmp_path):
     vocabulary, _, _ = encoded(tmp_path, "b a b\nc b a\n", min_count=1, tokenizer=tokenizer)
     assert vocabulary.words == ["b", "a", "c"]
     assert tokenizer.encode("A B unknown C").ids == [1, 0, 3, 2]
+
+
+def test_saved_tokenizer_has_no_special_token_to_collide_with_a_word(tmp_path):
+    tokenizer = make_tokenizer(split="whitespace", lowercase=False)
+    vocabulary, _, _ = encoded(tmp_path, "[UNK] b b\n", min_count=1, tokenizer=tokenizer)
+    assert tokenizer.get_added_tokens_decoder() == {}
+    assert vocabulary.words == ["b", "[UNK]"]
+    assert tokenizer.encode("b [UNK] zzz").ids == [0, 1, 2]

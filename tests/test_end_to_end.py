@@ -49,6 +49,15 @@ def test_planted_analogies_are_answered(trained):
     assert result.to_dict()["overall"]["accuracy"] >= 0.9
 
 
+def test_the_pure_torch_kernel_recovers_the_structure_as_well(trained):
+    folder, _, questions = trained
+    config = w2v.TrainConfig(dim=50, threads=2, seed=3, kernel="torch")
+    model = w2v.train([folder / "corpus.txt"], config, progress=False)
+    result = w2v.evaluate_analogies(model.vectors, questions)
+    assert result.to_dict()["overall"]["accuracy"] >= 0.9
+    assert model.vectors.analogy("king", "man", "woman", topn=1)[0][0] == "queen"
+
+
 def test_group_members_are_each_others_nearest_neighbours(trained):
     kv = w2v.load(trained[1])
     hits = total = 0

@@ -9,6 +9,7 @@ import pytest
 import torch
 from gensim.models import KeyedVectors as GensimKeyedVectors
 
+from w2v.cli import main
 from w2v.errors import ConfigError, OutOfVocabularyError
 from w2v.vectors import KeyedVectors, load
 
@@ -314,3 +315,53 @@ def test_save_picks_the_format_from_the_name_and_load_reads_it_back(tmp_path, na
     assert torch.equal(loaded.vectors, kv.vectors)
     assert loaded.counts is None
     assert loaded.analogy("king", "man", "woman")[0][0] == "queen"
+
+
+# doesnt_match, similar_by_vector, and their command line
+
+
+def test_doesnt_match_picks_the_word_furthest_from_the_mean():
+    assert analogy_model().doesnt_match(["man", "woman", "king", "apple"]) == "apple"
+    assert analogy_model().doesnt_match(["king"]) == "king"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_doesnt_match_matches_gensim(random_models, seed):
+    ours, reference = random_models
+    words = [f"w{index}" for index in np.random.default_rng(seed).choice(500, 2 + seed, False)]
+    assert ours.doesnt_match(words) == reference.doesnt_match(words)
+
+
+def test_doesnt_match_names_missing_words_and_needs_one():
+    with pytest.raises(OutOfVocabularyError, match="'pear', 'plum'"):
+        analogy_model().doesnt_match(["man", "pear", "plum"])
+    with pytest.raises(ConfigError, match="at least one word"):
+        analogy_model().doesnt_match([])
+
+
+@pytest.mark.parametrize(("topn", "restrict_vocab"), [(10, None), (3, 50), (600, None)])
+def test_similar_by_vector_matches_gensim(random_models, topn, restrict_vocab):
+    ours, reference = random_models
+    query = np.random.default_rng(9).standard_normal(20).astype(np.float32)
+    assert_same_ranking(
+        ours.similar_by_vector(query, topn=topn, restrict_vocab=restrict_vocab),
+        reference.similar_by_vector(query, topn=topn, restrict_vocab=restrict_vocab),
+    )
+
+
+def test_similar_by_vector_keeps_the_word_of_the_vector():
+    kv = analogy_model()
+    assert kv.similar_by_vector(kv["king"], topn=1) == [("king", pytest.approx(1.0))]
+
+
+def test_doesnt_match_and_restrict_on_the_command_line(tmp_path, capsys):
+    path = tmp_path / "vectors.bin"
+    analogy_model().save(path)
+    assert main(["doesnt-match", "man", "woman", "apple", "--vectors", str(path)]) == 0
+    assert capsys.readouterr().out == "apple\n"
+    # Among the 3 most frequent words (man, woman, king) queen cannot be the answer.
+    assert main(["analogy", "king", "man", "woman", "--vectors", str(path), "--restrict", "3"]) == 0
+    assert "queen" not in capsys.readouterr().out
+    assert main(["similar", "queen", "--vectors", str(path), "--restrict", "2", "-k", "5"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split()[1] for row in rows] == ["woman", "man"]

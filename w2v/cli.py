@@ -7,9 +7,18 @@ import json
 import sys
 from collections.abc import Sequence
 
+from corpora.registry import listing
+from corpora.sources import resolve_sources
+from w2v import plots
+from w2v.convert import convert
+from w2v.corpus import expand_paths
 from w2v.errors import W2VError
 from w2v.evaluate import evaluate_analogies, evaluate_similarity, shipped_list
-from w2v.trainer import DEVICES, TrainConfig, check_writable, train
+from w2v.phrases import MIN_COUNT, THRESHOLD, pass_thresholds, write_phrases
+from w2v.projector import export_projector
+from w2v.report import write_report
+from w2v.trainer import DEVICES, KERNELS, TrainConfig, check_writable, train
+from w2v.trainlog import loss_plot_path, write_training_log
 from w2v.vectors import load
 
 DEFAULT_VECTORS = "vectors.bin"
@@ -30,13 +39,25 @@ def _train(args: argparse.Namespace) -> None:
         threads=args.threads or TrainConfig().threads,
         device=args.device,
         batch_words=args.batch_words,
+        kernel=args.kernel,
         tokenizer=args.tokenizer,
         lowercase=args.lowercase,
+        phrases=args.phrases,
+        phrase_threshold=args.phrase_threshold,
     )
     config.validate()
     check_writable(args.output)
-    model = train(args.corpus, config, progress=not args.quiet)
+    sources = resolve_sources(
+        args.corpus, args.split, args.text_column, args.cache_dir, progress=not args.quiet
+    )
+    model = train(sources, config, progress=not args.quiet)
     written = model.save(args.output)
+    written.append(write_training_log(model, args.output, sources))
+    if not args.no_plots:
+        if plots.available():
+            written.append(plots.plot_loss(model.history, loss_plot_path(args.output)))
+        else:
+            print(f"skipped {loss_plot_path(args.output)}: {plots.MISSING}")
     print(
         f"wrote {len(model.vectors):,} vectors of {config.dim} dimensions: {', '.join(map(str, written))}"
     )
@@ -51,15 +72,51 @@ def _print_ranking(ranking: list[tuple[str, float]]) -> None:
 
 def _analogy(args: argparse.Namespace) -> None:
     vectors = load(args.vectors)
-    _print_ranking(vectors.analogy(args.a, args.b, args.c, topn=args.k, method=args.method))
+    _print_ranking(
+        vectors.analogy(
+            args.a, args.b, args.c, topn=args.k, method=args.method, restrict_vocab=args.restrict
+        )
+    )
 
 
 def _similar(args: argparse.Namespace) -> None:
     vectors = load(args.vectors)
-    _print_ranking(vectors.most_similar(positive=args.words, negative=args.minus, topn=args.k))
+    _print_ranking(
+        vectors.most_similar(
+            positive=args.words, negative=args.minus, topn=args.k, restrict_vocab=args.restrict
+        )
+    )
+
+
+def _doesnt_match(args: argparse.Namespace) -> None:
+    print(load(args.vectors).doesnt_match(args.words))
+
+
+def _phrases(args: argparse.Namespace) -> None:
+    check_writable(args.output)
+    found = write_phrases(
+        expand_paths(args.corpus),
+        args.output,
+        args.passes,
+        args.threshold,
+        args.min_count,
+        args.tokenizer,
+        args.lowercase,
+        progress=not args.quiet,
+    )
+    for summary in found:
+        print(summary.describe())
+    print(f"wrote {args.output}")
+
+
+def _convert(args: argparse.Namespace) -> None:
+    check_writable(args.target)
+    print(f"wrote {', '.join(map(str, convert(args.source, args.target)))}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    if args.report:
+        check_writable(args.report)
     vectors = load(args.vectors)
     analogies, similarities = args.analogies, args.similarity
     if not analogies and not similarities:
@@ -73,6 +130,12 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(json.dumps([result.to_dict() for result in results], indent=2))
     else:
         print("\n\n".join(result.format() for result in results))
+    if args.report:
+        pictures = plots.available()
+        if not pictures:
+            print(f"report without bar charts: {plots.MISSING}")
+        written = write_report(args.report, args.vectors, results, pictures=pictures)
+        print(f"wrote {', '.join(map(str, written))}")
 
 
 def _synthetic(args: argparse.Namespace) -> None:
@@ -84,6 +147,26 @@ def _synthetic(args: argparse.Namespace) -> None:
         print(f"wrote {write_questions(args.questions):,} analogy questions to {args.questions}")
 
 
+def _corpora(args: argparse.Namespace) -> None:
+    print(listing(args.cache_dir))
+
+
+def _plot(args: argparse.Namespace) -> None:
+    vectors = load(args.vectors)
+    written = plots.plot_words(
+        vectors, args.words, args.output, args.neighbours, args.method, args.analogy
+    )
+    print(f"wrote {written}")
+
+
+def _export_projector(args: argparse.Namespace) -> None:
+    vectors = load(args.vectors)
+    written = export_projector(vectors, args.output, args.top)
+    rows = len(vectors) if args.top is None else min(args.top, len(vectors))
+    print(f"wrote {rows:,} words: {', '.join(map(str, written))}")
+    print("load both files at https://projector.tensorflow.org (Load, then choose each file)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="cli.py", description="word2vec embeddings on torch")
@@ -92,13 +175,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     train_parser = commands.add_parser("train", help="train word vectors on text files")
     train_parser.add_argument(
-        "corpus", nargs="+", help="text files, folders or globs; .gz .bz2 .xz read transparently"
+        "corpus",
+        nargs="+",
+        help="text files, folders or globs (.gz .bz2 .xz read transparently); .jsonl .json .csv "
+        ".parquet files read through datasets; hf:NAME[:CONFIG] for a Hugging Face dataset, "
+        "streamed; or a named corpus (see the corpora command)",
+    )
+    train_parser.add_argument(
+        "--split", default="train", help="split of an hf: dataset (default: %(default)s)"
+    )
+    train_parser.add_argument(
+        "--text-column",
+        help="column holding the text in hf: datasets and .jsonl .json .csv .parquet files (default: text)",
+    )
+    train_parser.add_argument(
+        "--cache-dir", help="where named corpora are downloaded (default: ~/.cache/w2v/corpora)"
     )
     train_parser.add_argument(
         "-o",
         "--output",
         default=DEFAULT_VECTORS,
-        help="vectors file: word2vec binary, or text if it ends in .txt or .vec (default: %(default)s)",
+        help="word2vec binary if it ends in .bin, text if in .txt or .vec, else a native model folder (default: %(default)s)",
     )
     train_parser.add_argument(
         "--dim", type=int, default=defaults.dim, help="vector dimensions (default: %(default)s)"
@@ -167,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="most centre words per batched update (default: %(default)s)",
     )
     train_parser.add_argument(
+        "--kernel",
+        choices=KERNELS,
+        default=defaults.kernel,
+        help="auto: the compiled numba loop on CPU, batched torch updates on CUDA (default: %(default)s)",
+    )
+    train_parser.add_argument(
         "--tokenizer",
         choices=("words", "whitespace"),
         default=defaults.tokenizer,
@@ -175,7 +278,25 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument(
         "--no-lowercase", dest="lowercase", action="store_false", help="keep the case of words"
     )
+    train_parser.add_argument(
+        "--phrases",
+        type=int,
+        default=defaults.phrases,
+        metavar="N",
+        help="first join frequent pairs of words (new_york) in N passes, as the phrases command does (default: %(default)s)",
+    )
+    train_parser.add_argument(
+        "--phrase-threshold",
+        type=float,
+        default=defaults.phrase_threshold,
+        help="score a pair needs to be joined in the first pass; each later pass halves it (default: %(default)s)",
+    )
     train_parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    train_parser.add_argument(
+        "--no-plots",
+        action="store_true",
+        help="do not draw NAME.loss.png (NAME.log.json is written all the same)",
+    )
     train_parser.set_defaults(run=_train)
 
     analogy_parser = commands.add_parser("analogy", help="a - b + c: 'king man woman' gives queen")
@@ -198,7 +319,20 @@ def build_parser() -> argparse.ArgumentParser:
         query_parser.add_argument(
             "-k", type=int, default=10, help="answers to show (default: %(default)s)"
         )
+        query_parser.add_argument(
+            "--restrict", type=int, metavar="N", help="answer among the N most frequent words only"
+        )
         query_parser.set_defaults(run=run)
+
+    doesnt_match_parser = commands.add_parser(
+        "doesnt-match",
+        help="the word that fits least with the others: 'breakfast cereal dinner lunch'",
+    )
+    doesnt_match_parser.add_argument("words", nargs="+")
+    doesnt_match_parser.add_argument(
+        "--vectors", default=DEFAULT_VECTORS, help="vectors file (default: %(default)s)"
+    )
+    doesnt_match_parser.set_defaults(run=_doesnt_match)
 
     evaluate_parser = commands.add_parser(
         "evaluate", help="analogy accuracy and word-similarity correlation"
@@ -219,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="analogies use only the most frequent words (default: %(default)s)",
     )
     evaluate_parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    evaluate_parser.add_argument(
+        "--report",
+        help="also write a markdown report to this file, with a bar chart per analogy file beside it",
+    )
     evaluate_parser.set_defaults(run=_evaluate)
 
     synthetic_parser = commands.add_parser(
@@ -235,6 +373,101 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synthetic_parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     synthetic_parser.set_defaults(run=_synthetic)
+
+    phrases_parser = commands.add_parser(
+        "phrases", help="join frequent pairs of words into phrases (new york -> new_york)"
+    )
+    phrases_parser.add_argument("corpus", nargs="+", help="text files, folders or globs")
+    phrases_parser.add_argument(
+        "-o", "--output", required=True, help="the phrased corpus, one line per input line"
+    )
+    phrases_parser.add_argument(
+        "--passes",
+        type=int,
+        default=1,
+        help="passes; each joins pairs of the previous one's output, making longer phrases (default: %(default)s)",
+    )
+    phrases_parser.add_argument(
+        "--threshold",
+        type=float,
+        default=THRESHOLD,
+        help=f"score a pair needs in the first pass; each later pass halves it ({', '.join(f'{t:g}' for t in pass_thresholds(THRESHOLD, 3))}, ...) (default: %(default)s)",
+    )
+    phrases_parser.add_argument(
+        "--min-count",
+        type=int,
+        default=MIN_COUNT,
+        help="words seen fewer times join nothing (default: %(default)s)",
+    )
+    phrases_parser.add_argument(
+        "--tokenizer",
+        choices=("words", "whitespace"),
+        default="words",
+        help="as train's, which should match (default: %(default)s)",
+    )
+    phrases_parser.add_argument(
+        "--no-lowercase", dest="lowercase", action="store_false", help="keep the case of words"
+    )
+    phrases_parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    phrases_parser.set_defaults(run=_phrases)
+
+    convert_parser = commands.add_parser(
+        "convert",
+        help="convert between word2vec binary (.bin), text (.txt, .vec) and the native folder",
+    )
+    convert_parser.add_argument("source", help="a word2vec file or a native model folder")
+    convert_parser.add_argument(
+        "target", help="the format goes by the name: .bin, .txt or .vec, else a native folder"
+    )
+    convert_parser.set_defaults(run=_convert)
+
+    corpora_parser = commands.add_parser("corpora", help="list the corpora known by name")
+    corpora_parser.add_argument(
+        "--cache-dir", help="where named corpora are downloaded (default: ~/.cache/w2v/corpora)"
+    )
+    corpora_parser.set_defaults(run=_corpora)
+
+    plot_parser = commands.add_parser(
+        "plot", help="draw words and their nearest neighbours in two dimensions"
+    )
+    plot_parser.add_argument("words", nargs="*", help="words to draw with their neighbours")
+    plot_parser.add_argument(
+        "-o", "--output", default="words.png", help="PNG file (default: %(default)s)"
+    )
+    plot_parser.add_argument(
+        "--neighbours",
+        type=int,
+        default=8,
+        help="nearest neighbours drawn per word (default: %(default)s)",
+    )
+    plot_parser.add_argument(
+        "--method",
+        choices=plots.PROJECTIONS,
+        default="pca",
+        help="how to flatten to two dimensions (default: %(default)s)",
+    )
+    plot_parser.add_argument(
+        "--analogy",
+        nargs=3,
+        metavar=("A", "B", "C"),
+        help="also draw a - b + c with the arrows b -> a and c -> the answer",
+    )
+    plot_parser.set_defaults(run=_plot)
+
+    projector_parser = commands.add_parser(
+        "export-projector",
+        help="write vectors.tsv and metadata.tsv for the TensorFlow Embedding Projector",
+    )
+    projector_parser.add_argument("-o", "--output", required=True, help="folder to write into")
+    projector_parser.add_argument(
+        "--top", type=int, help="only the N most frequent words (default: all)"
+    )
+    projector_parser.set_defaults(run=_export_projector)
+
+    for vectors_parser in (plot_parser, projector_parser):
+        vectors_parser.add_argument(
+            "--vectors", default=DEFAULT_VECTORS, help="vectors file (default: %(default)s)"
+        )
     return parser
 
 

@@ -6,14 +6,25 @@ import bz2
 import glob
 import gzip
 import lzma
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from w2v.errors import CorpusError
 
 OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 CHUNK_CHARS = 1 << 20
+
+
+class PieceSource(Protocol):
+    """A corpus that is not a local text file (a Hugging Face dataset, a JSON lines file...)."""
+
+    def pieces(self, chunk_chars: int) -> Iterator[tuple[str, bool]]:
+        """Yield (text, ends_line) pieces as `read_pieces` does for a file."""
+        ...
+
+
+Source = Path | PieceSource
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
@@ -51,36 +62,46 @@ def open_text(path: Path) -> TextIO:
         raise CorpusError(f"{path}: cannot open ({error.strerror or error})") from None
 
 
-def read_pieces(
-    files: Sequence[Path], chunk_chars: int = CHUNK_CHARS
+def split_lines(
+    chunks: Iterable[str], chunk_chars: int = CHUNK_CHARS
 ) -> Iterator[tuple[str, bool]]:
-    """Yield (text, ends_line) pieces of the files, line by line.
+    """Cut a stream of text chunks into (text, ends_line) pieces, line by line.
 
     A line longer than `chunk_chars` comes in several pieces cut at whitespace, so a corpus that is
     one 100 MB line (text8) is never held whole; `ends_line` marks the last piece of each line.
     """
-    for path in files:
-        with open_text(path) as stream:
-            pending = ""
+    pending = ""
+    for chunk in chunks:
+        lines = (pending + chunk).split("\n")
+        pending = lines.pop()
+        for line in lines:
+            yield line, True
+        if len(pending) > chunk_chars:
+            cut = max(pending.rfind(" "), pending.rfind("\t"))
+            if cut > 0:
+                yield pending[:cut], False
+                pending = pending[cut + 1 :]
+    if pending:
+        yield pending, True
+
+
+def read_pieces(
+    sources: Sequence[Source], chunk_chars: int = CHUNK_CHARS
+) -> Iterator[tuple[str, bool]]:
+    """Yield (text, ends_line) pieces of the files and other sources, line by line (see split_lines)."""
+    for source in sources:
+        if not isinstance(source, Path):
+            yield from source.pieces(chunk_chars)
+            continue
+        with open_text(source) as stream:
             try:
-                while chunk := stream.read(chunk_chars):
-                    lines = (pending + chunk).split("\n")
-                    pending = lines.pop()
-                    for line in lines:
-                        yield line, True
-                    if len(pending) > chunk_chars:
-                        cut = max(pending.rfind(" "), pending.rfind("\t"))
-                        if cut > 0:
-                            yield pending[:cut], False
-                            pending = pending[cut + 1 :]
+                yield from split_lines(iter(lambda: stream.read(chunk_chars), ""), chunk_chars)
             except (OSError, EOFError, lzma.LZMAError) as error:
-                raise CorpusError(f"{path}: cannot read ({error})") from None
-            if pending:
-                yield pending, True
+                raise CorpusError(f"{source}: cannot read ({error})") from None
 
 
-def corpus_size(files: Sequence[Path]) -> int | None:
-    """Total bytes of the files when none is compressed (a progress bar's total), else None."""
-    if any(path.suffix.lower() in OPENERS for path in files):
+def corpus_size(sources: Sequence[Source]) -> int | None:
+    """Total bytes of the files when all are uncompressed files (a progress bar's total), else None."""
+    if any(not isinstance(path, Path) or path.suffix.lower() in OPENERS for path in sources):
         return None
-    return sum(path.stat().st_size for path in files)
+    return sum(path.stat().st_size for path in sources)

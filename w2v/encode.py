@@ -95,9 +95,7 @@ def encode_corpus(
     if position == 0:
         raise CorpusError(f"{files[0] if len(files) == 1 else 'corpus'}: no words in the corpus")
 
-    # Id 0 is the tokenizer's unknown-word token, which never occurs in a corpus it learned from.
-    vocabulary, new_ids = Vocabulary.from_counts(types[1:], counts[1:], min_count, max_vocab)
-    new_ids = np.concatenate([[-1], new_ids])
+    vocabulary, new_ids = Vocabulary.from_counts(types, counts, min_count, max_vocab)
     tokens_path = work_dir / "tokens.int32"
     raw_ids = np.memmap(raw_path, dtype=np.int32, mode="r")
     old_ends = np.array(sentence_ends, dtype=np.int64)

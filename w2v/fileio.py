@@ -35,3 +35,19 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` all at once or not at all."""
     with atomic_output(path) as stream:
         stream.write(data)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary name beside `path` for a writer that takes a file name (safetensors, tokenizers),
+    renamed onto `path` only if all went well."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield temporary
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

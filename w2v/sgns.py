@@ -115,3 +115,43 @@ def _row_scale(rows: torch.Tensor, uses: torch.Tensor, size: int, max_uses: floa
         0, rows.reshape(-1), uses.reshape(-1).float()
     )
     return (max_uses / totals[rows]).clamp_(max=1.0)
+
+
+def train_block(
+    input_vectors: torch.Tensor,
+    output_vectors: torch.Tensor,
+    words: torch.Tensor,
+    sentences: torch.Tensor,
+    reach: torch.Tensor,
+    noise: torch.Tensor,
+    learning_rate: float,
+    final_learning_rate: float,
+    window: int,
+    batch_words: int,
+    max_row_pairs: float,
+) -> tuple[float, int]:
+    """Train on one block of kept words in batches of `batch_words` centres; return (loss sum, pairs).
+
+    The learning rate falls linearly from `learning_rate` to `final_learning_rate` over the block.
+    """
+    count = len(words)
+    words = torch.nn.functional.pad(words, (window, window))
+    sentences = torch.nn.functional.pad(sentences, (window, window), value=-1)
+    total_loss, total_pairs = 0.0, 0
+    for first in range(0, count, batch_words):
+        last = min(first + batch_words, count)
+        rate = learning_rate + (final_learning_rate - learning_rate) * first / count
+        loss, pairs = skipgram_step(
+            input_vectors,
+            output_vectors,
+            words[first : last + 2 * window],
+            sentences[first : last + 2 * window],
+            reach[first:last],
+            noise[first:last],
+            rate,
+            window,
+            max_row_pairs,
+        )
+        total_loss += loss
+        total_pairs += pairs
+    return total_loss, total_pairs

@@ -11,7 +11,7 @@ from tokenizers.models import WordLevel
 
 from w2v.errors import ConfigError, FormatError
 
-UNKNOWN = "[UNK]"
+UNKNOWN = "[unknown word]"  # holds a space, so no word from either split can be spelled like it
 SPLITS = ("words", "whitespace")
 
 
@@ -38,14 +38,15 @@ def learn_word_types(tokenizer: Tokenizer, texts: Iterable[str]) -> list[str]:
     """Every distinct word in the texts, so that `encode` can give each one an id.
 
     The counting runs in the tokenizers library's native, multi-threaded trainer; the order of the
-    returned words carries no meaning (exact counts come from the encoded ids).
+    returned words carries no meaning (exact counts come from the encoded ids). No special token is
+    registered, so a saved tokenizer never turns the literal text "[UNK]" into a vocabulary word.
     """
     trainer = trainers.WordLevelTrainer(
-        vocab_size=2**31 - 1, min_frequency=0, special_tokens=[UNKNOWN], show_progress=False
+        vocab_size=2**31 - 1, min_frequency=0, special_tokens=[], show_progress=False
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     vocabulary = tokenizer.get_vocab()
-    words = [UNKNOWN] * len(vocabulary)
+    words = [""] * len(vocabulary)
     for word, index in vocabulary.items():
         words[index] = word
     return words

@@ -6,7 +6,8 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,15 @@ import torch
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
-from w2v.corpus import expand_paths
+from w2v import sgns
+from w2v.corpus import PieceSource
 from w2v.encode import EncodedCorpus, encode_corpus
 from w2v.errors import ConfigError
-from w2v.sgns import noise_distribution, sample_noise, skipgram_step
+from w2v.kernel import ParallelSpans
+from w2v.native import is_native, write_native
+from w2v.phrases import THRESHOLD as PHRASE_THRESHOLD
+from w2v.phrases import write_phrases
+from w2v.sgns import noise_distribution, sample_noise
 from w2v.tokenizer import SPLITS, make_tokenizer, save_tokenizer
 from w2v.vectors import KeyedVectors
 from w2v.vocab import Vocabulary
@@ -27,6 +33,7 @@ BLOCK_WORDS = 1 << 20
 # a batch of thousands of centres diverges.
 MAX_ROW_PAIRS = 64.0
 DEVICES = ("auto", "cpu", "cuda")
+KERNELS = ("auto", "numba", "torch")
 
 
 @dataclass
@@ -45,9 +52,12 @@ class TrainConfig:
     seed: int = 1
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     device: str = "auto"
-    batch_words: int = 4096  # centre words per batched update
+    batch_words: int = 4096  # centre words per batched update of the torch kernel
+    kernel: str = "auto"  # numba: compiled CPU loop; torch: batched tensor updates (CPU or CUDA)
     tokenizer: str = "words"
     lowercase: bool = True
+    phrases: int = 0  # passes of phrase joining (w2v.phrases) before training; 0 for none
+    phrase_threshold: float = PHRASE_THRESHOLD  # of the first pass; each later pass halves it
 
     def validate(self) -> None:
         """Raise ConfigError naming the first setting that is out of range."""
@@ -73,18 +83,49 @@ class TrainConfig:
             raise ConfigError(f"--max-vocab must be at least 1, got {self.max_vocab}")
         if self.device not in DEVICES:
             raise ConfigError(f"unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
+        if self.kernel not in KERNELS:
+            raise ConfigError(f"unknown kernel {self.kernel!r}: choose one of {', '.join(KERNELS)}")
+        if self.kernel == "numba" and self.resolved_device().type != "cpu":
+            raise ConfigError(
+                "--kernel numba runs on the CPU only: use --kernel torch with --device cuda"
+            )
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("--device cuda asked for, but torch sees no CUDA GPU here")
+        if self.phrases < 0:
+            raise ConfigError(f"--phrases must be at least 0, got {self.phrases}")
+        if not self.phrase_threshold > 0:
+            raise ConfigError(f"--phrase-threshold must be above 0, got {self.phrase_threshold}")
         if self.tokenizer not in SPLITS:
             raise ConfigError(
                 f"unknown tokenizer {self.tokenizer!r}: choose one of {', '.join(SPLITS)}"
             )
+
+    def resolved_kernel(self) -> str:
+        """The update code training runs: `auto` takes the compiled CPU kernel on CPU, torch on CUDA."""
+        if self.kernel == "auto":
+            return "numba" if self.resolved_device().type == "cpu" else "torch"
+        return self.kernel
+
+    def learning_rate(self, share_done: float) -> float:
+        """word2vec's schedule: alpha falling linearly to min_alpha as training goes from 0 to 1."""
+        return max(self.min_alpha, self.alpha - (self.alpha - self.min_alpha) * share_done)
 
     def resolved_device(self) -> torch.device:
         """The device training runs on: `auto` takes a GPU when torch sees one."""
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
+
+
+@dataclass
+class EpochRecord:
+    """How one epoch went: its mean loss per pair, its final learning rate, its speed."""
+
+    epoch: int
+    loss: float
+    learning_rate: float
+    words_per_second: float  # raw corpus words
+    seconds: float
 
 
 @dataclass
@@ -95,7 +136,7 @@ class TrainedModel:
     output_vectors: torch.Tensor
     tokenizer: Tokenizer
     config: TrainConfig
-    epoch_losses: list[float]
+    history: list[EpochRecord]
     raw_words: int  # words in the corpus, those outside the vocabulary included
     encode_seconds: float  # counting, vocabulary and encoding
     train_seconds: float  # the epochs
@@ -106,7 +147,20 @@ class TrainedModel:
         return self.raw_words * self.config.epochs / self.train_seconds
 
     def save(self, path: str | Path) -> list[Path]:
-        """Write the vectors to `path` and the tokenizer and counts beside it; return the paths."""
+        """Write the model as `w2v.native.is_native` says: a native model folder (both matrices,
+        counts, tokenizer, settings), or a word2vec file (.bin, .txt, .vec) with the tokenizer and
+        counts beside it; return the paths."""
+        if is_native(path):
+            vectors = self.vectors
+            return write_native(
+                path,
+                vectors.words,
+                vectors.vectors,
+                vectors.counts,
+                self.output_vectors,
+                self.tokenizer,
+                asdict(self.config),
+            )
         path = Path(path)
         tokenizer_path, vocabulary_path = sidecar_paths(path)
         self.vectors.save(path)
@@ -132,33 +186,58 @@ def check_writable(path: str | Path) -> None:
 
 
 def train(
-    paths: Sequence[str | Path], config: TrainConfig | None = None, progress: bool = True
+    paths: Sequence[str | Path | PieceSource],
+    config: TrainConfig | None = None,
+    progress: bool = True,
 ) -> TrainedModel:
-    """Train word vectors on the corpus files, folders or globs in `paths`."""
+    """Train word vectors on the corpora in `paths`: files, folders, globs, `hf:NAME`, `text8`...
+
+    See `corpora.sources.resolve_sources` for what each item may be.
+    """
+    # Imported here: corpora's modules import w2v's, so importing them with this module is circular.
+    from corpora.sources import resolve_sources
+
     config = config or TrainConfig()
     config.validate()
-    files = expand_paths(paths)
+    files = resolve_sources(paths, progress=progress)
     torch.set_num_threads(config.threads)
     # The tokenizers library sizes its thread pool from this variable when it first runs.
     os.environ.setdefault("RAYON_NUM_THREADS", str(config.threads))
     start = time.perf_counter()
     tokenizer = make_tokenizer(config.tokenizer, config.lowercase)
     with tempfile.TemporaryDirectory(prefix="w2v-") as work_dir:
+        if config.phrases:
+            phrased = Path(work_dir) / "phrased.txt"
+            found = write_phrases(
+                files,
+                phrased,
+                config.phrases,
+                config.phrase_threshold,
+                config.min_count,
+                config.tokenizer,
+                config.lowercase,
+                progress,
+            )
+            if progress:
+                print("\n".join(summary.describe() for summary in found))
+            files = [phrased]
         vocabulary, corpus = encode_corpus(
             files, tokenizer, Path(work_dir), config.min_count, config.max_vocab, progress=progress
         )
         encoded = time.perf_counter()
-        input_vectors, output_vectors, losses = train_vectors(corpus, vocabulary, config, progress)
+        input_vectors, output_vectors, history = train_vectors(corpus, vocabulary, config, progress)
         trained = time.perf_counter()
         raw_words = corpus.raw_words
         del corpus  # the memory map must close before its folder is removed
-    vectors = KeyedVectors(vocabulary.words, input_vectors.cpu(), vocabulary.counts.tolist())
+    vectors = KeyedVectors(
+        vocabulary.words, input_vectors.cpu(), vocabulary.counts.tolist(), tokenizer=tokenizer
+    )
     model = TrainedModel(
         vectors,
         output_vectors.cpu(),
         tokenizer,
         config,
-        losses,
+        history,
         raw_words,
         encode_seconds=encoded - start,
         train_seconds=trained - encoded,
@@ -189,8 +268,8 @@ def sentence_blocks(sentence_ends: np.ndarray, block_words: int) -> Iterator[tup
 
 def train_vectors(
     corpus: EncodedCorpus, vocabulary: Vocabulary, config: TrainConfig, progress: bool = True
-) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
-    """Run the epochs of skip-gram with negative sampling; return both matrices and each epoch's mean loss.
+) -> tuple[torch.Tensor, torch.Tensor, list[EpochRecord]]:
+    """Run the epochs of skip-gram with negative sampling; return both matrices and each epoch's record.
 
     The learning rate falls linearly from alpha to min_alpha over all epochs, by the share of corpus
     words processed (before subsampling), as word2vec does.
@@ -205,14 +284,29 @@ def train_vectors(
     noise_table = noise_distribution(torch.from_numpy(vocabulary.counts)).to(device)
     sentence_ends = torch.from_numpy(corpus.sentence_ends).to(device)
 
+    if config.resolved_kernel() == "numba":
+        parallel = ParallelSpans(input_vectors, output_vectors, config.threads)
+        train_block = parallel.train_block
+    else:
+        parallel = None
+        train_block = partial(
+            sgns.train_block,
+            input_vectors,
+            output_vectors,
+            window=window,
+            batch_words=config.batch_words,
+            max_row_pairs=MAX_ROW_PAIRS,
+        )
+
     total_words = config.epochs * len(corpus)
     words_done = 0
-    losses: list[float] = []
+    history: list[EpochRecord] = []
     bar = tqdm(
         total=total_words, desc="training", unit="word", unit_scale=True, disable=not progress
     )
     for epoch in range(config.epochs):
         epoch_loss, epoch_pairs = 0.0, 0
+        epoch_start = time.perf_counter()
         for block_start, block_end in sentence_blocks(corpus.sentence_ends, BLOCK_WORDS):
             block = torch.from_numpy(corpus.tokens[block_start:block_end].astype(np.int64)).to(
                 device
@@ -221,45 +315,42 @@ def train_vectors(
             sentences = torch.searchsorted(sentence_ends, positions, right=True)
             kept = torch.rand(len(block), generator=generator, device=device) < keep[block]
             words, sentences = block[kept], sentences[kept]
-            count = len(words)
-            reach = torch.randint(1, window + 1, (count,), generator=generator, device=device)
-            noise = sample_noise(noise_table, (count, config.negative), generator)
-            words = torch.nn.functional.pad(words, (window, window))
-            sentences = torch.nn.functional.pad(sentences, (window, window), value=-1)
-            block_words = block_end - block_start
-            for first in range(0, count, config.batch_words):
-                last = min(first + config.batch_words, count)
-                progress_share = (words_done + block_words * first / count) / total_words
-                learning_rate = max(
-                    config.min_alpha,
-                    config.alpha - (config.alpha - config.min_alpha) * progress_share,
+            reach = torch.randint(1, window + 1, (len(words),), generator=generator, device=device)
+            noise = sample_noise(noise_table, (len(words), config.negative), generator)
+            learning_rate = config.learning_rate(words_done / total_words)
+            words_done += block_end - block_start
+            final_learning_rate = config.learning_rate(words_done / total_words)
+            if parallel is not None:
+                words, sentences, reach, noise = (
+                    t.numpy() for t in (words, sentences, reach, noise)
                 )
-                loss, pairs = skipgram_step(
-                    input_vectors,
-                    output_vectors,
-                    words[first : last + 2 * window],
-                    sentences[first : last + 2 * window],
-                    reach[first:last],
-                    noise[first:last],
-                    learning_rate,
-                    window,
-                    MAX_ROW_PAIRS,
-                )
-                epoch_loss += loss
-                epoch_pairs += pairs
-                bar.update(round(block_words * (last - first) / count))
-                bar.set_postfix(
-                    lr=f"{learning_rate:.5f}", loss=f"{loss / max(pairs, 1):.4f}", refresh=False
-                )
-            words_done += block_words
+            loss, pairs = train_block(
+                words, sentences, reach, noise, learning_rate, final_learning_rate
+            )
+            epoch_loss += loss
+            epoch_pairs += pairs
+            bar.update(block_end - block_start)
+            bar.set_postfix(
+                lr=f"{final_learning_rate:.5f}",
+                loss=f"{epoch_loss / max(epoch_pairs, 1):.4f}",
+                refresh=False,
+            )
         if not torch.isfinite(input_vectors).all() or not torch.isfinite(output_vectors).all():
             raise ConfigError(
                 f"training diverged in epoch {epoch + 1} (weights not finite): lower --alpha"
             )
-        losses.append(epoch_loss / max(epoch_pairs, 1))
+        seconds = time.perf_counter() - epoch_start
+        mean_loss = epoch_loss / max(epoch_pairs, 1)
+        history.append(
+            EpochRecord(
+                epoch + 1, mean_loss, final_learning_rate, corpus.raw_words / seconds, seconds
+            )
+        )
         if progress:
             bar.write(
-                f"epoch {epoch + 1}/{config.epochs}: mean loss {losses[-1]:.4f} over {epoch_pairs:,} pairs"
+                f"epoch {epoch + 1}/{config.epochs}: mean loss {mean_loss:.4f} over {epoch_pairs:,} pairs"
             )
+    if parallel is not None:
+        parallel.close()
     bar.close()
-    return input_vectors, output_vectors, losses
+    return input_vectors, output_vectors, history

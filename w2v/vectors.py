@@ -7,9 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from tokenizers import Tokenizer
 
+from w2v.embedding import TextEncoder, embedding_layer
 from w2v.errors import ConfigError, OutOfVocabularyError
 from w2v.formats import read_word2vec, write_word2vec
+from w2v.native import is_native, read_native, write_native
+from w2v.tokenizer import load_tokenizer
 
 _TEXT_SUFFIXES = frozenset({".txt", ".vec"})
 # Levy and Goldberg's epsilon, as in gensim, keeps 3CosMul finite when a negative word is
@@ -23,12 +27,18 @@ class KeyedVectors:
 
     Queries use unit vectors cached from `vectors`; assigning to `vectors` refreshes them, so after
     editing the tensor in place assign it back (`kv.vectors = kv.vectors`).
+    `tokenizer` holds the text rules that `encode` applies (the default tokenizer's when None).
     """
 
     def __init__(
-        self, words: list[str], vectors: torch.Tensor, counts: list[int] | None = None
+        self,
+        words: list[str],
+        vectors: torch.Tensor,
+        counts: list[int] | None = None,
+        tokenizer: Tokenizer | None = None,
     ) -> None:
-        """Take row i of `vectors` as the vector of `words[i]`; `counts` are their frequencies."""
+        """Take row i of `vectors` as the vector of `words[i]`; `counts` are their frequencies and
+        `tokenizer` the text rules they were trained with."""
         self.words = list(words)
         self.key_to_index = {word: index for index, word in enumerate(self.words)}
         if len(self.key_to_index) != len(self.words):
@@ -41,6 +51,7 @@ class KeyedVectors:
             raise ConfigError(f"{len(counts)} counts for {len(self.words)} words")
         self.counts = None if counts is None else list(counts)
         self.vectors = vectors
+        self.tokenizer = tokenizer
 
     @property
     def vectors(self) -> torch.Tensor:
@@ -56,6 +67,21 @@ class KeyedVectors:
             )
         self._vectors = vectors
         self._unit_vectors: torch.Tensor | None = None
+
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        """The tokenizer the vectors were trained with, whose normalisation `encode` applies."""
+        if self._tokenizer_file is not None:
+            # A model folder's tokenizer is read on first use: parsing a million-word tokenizer
+            # takes longer than opening all the rest of the folder.
+            self._tokenizer, self._tokenizer_file = load_tokenizer(self._tokenizer_file), None
+        return self._tokenizer
+
+    @tokenizer.setter
+    def tokenizer(self, tokenizer: Tokenizer | None) -> None:
+        self._tokenizer = tokenizer
+        self._tokenizer_file: Path | None = None
+        self._text_encoder: TextEncoder | None = None
 
     @property
     def dim(self) -> int:
@@ -146,8 +172,42 @@ class KeyedVectors:
             return self.most_similar_cosmul([a, c], [b], topn=topn, restrict_vocab=restrict_vocab)
         raise ConfigError(f"unknown analogy method {method!r}: use '3cosadd' or '3cosmul'")
 
+    def to_embedding(self, freeze: bool = True, padding: bool = True) -> torch.nn.Embedding:
+        """A torch embedding layer initialised from the vectors, frozen or trainable; with `padding`,
+        row 0 is padding and row 1 the unknown word, both zero (layout in `w2v.embedding`)."""
+        return embedding_layer(self._vectors, freeze=freeze, padding=padding)
+
+    def encode(
+        self, texts: str | list[str], max_length: int | None = None, padding: bool = True
+    ) -> torch.Tensor:
+        """The batch x length LongTensor of ids that `to_embedding(padding=padding)` reads for
+        `texts`, normalised and split by `tokenizer` as in training."""
+        if self._text_encoder is None:
+            self._text_encoder = TextEncoder(self.key_to_index, self.tokenizer)
+        return self._text_encoder.encode(texts, max_length=max_length, padding=padding)
+
+    def doesnt_match(self, words: Sequence[str]) -> str:
+        """The word of `words` furthest from the mean of their unit vectors (gensim's doesnt_match)."""
+        words = _word_list(words)
+        if not words:
+            raise ConfigError("doesnt_match needs at least one word")
+        units = self.unit_vectors()[self._rows_of(words)]
+        cosines = units @ _unit(units.mean(dim=0))
+        # gensim sorts (cosine, word) pairs, so a tie goes to the word first in sort order.
+        return min(zip(cosines.tolist(), words, strict=True))[1]
+
+    def similar_by_vector(
+        self, vector: torch.Tensor, topn: int = 10, restrict_vocab: int | None = None
+    ) -> list[tuple[str, float]]:
+        """The `topn` words with the highest cosine to `vector` (a tensor or array), best first."""
+        return self.most_similar(torch.as_tensor(vector), topn=topn, restrict_vocab=restrict_vocab)
+
     def save(self, path: str | os.PathLike) -> None:
-        """Write the vectors in word2vec text format if `path` ends in .txt or .vec, else binary."""
+        """Write the vectors in word2vec text format if `path` ends in .txt or .vec, binary if it
+        ends in .bin, else as a native model folder (see `w2v.native`) with counts and tokenizer."""
+        if is_native(path):
+            write_native(path, self.words, self._vectors, self.counts, tokenizer=self.tokenizer)
+            return
         binary = Path(path).suffix.lower() not in _TEXT_SUFFIXES
         write_word2vec(path, self.words, self._vectors, binary=binary)
 
@@ -209,9 +269,21 @@ class KeyedVectors:
 
 
 def load(path: str | os.PathLike) -> KeyedVectors:
-    """Load word vectors from a word2vec binary or text file (the format is detected)."""
+    """Load word vectors from a native model folder (memory-mapped, with counts and tokenizer), or
+    from a word2vec binary or text file (the format is detected) with the tokenizer saved beside
+    them (`NAME.tokenizer.json`) when there is one."""
+    if Path(path).is_dir():
+        model = read_native(path)
+        kv = KeyedVectors(model.words, model.vectors, model.counts)
+        kv._tokenizer_file = model.tokenizer_file
+        return kv
+    # Imported here because the trainer imports this module.
+    from w2v.trainer import sidecar_paths
+
     words, vectors = read_word2vec(path)
-    return KeyedVectors(words, vectors)
+    tokenizer_path, _ = sidecar_paths(Path(path))
+    tokenizer = load_tokenizer(tokenizer_path) if tokenizer_path.is_file() else None
+    return KeyedVectors(words, vectors, tokenizer=tokenizer)
 
 
 def _word_list(words: str | Sequence[str]) -> list[str]:

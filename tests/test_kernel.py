@@ -1,0 +1,90 @@
+"""The compiled CPU kernel: the same updates as the torch step, and a deterministic thread merge."""
+
+import numpy as np
+import torch
+
+from w2v.kernel import ParallelSpans, train_span
+from w2v.sgns import skipgram_step
+
+
+def random_block(size, vocabulary, window, negatives, seed):
+    generator = torch.Generator().manual_seed(seed)
+    words = torch.randint(0, vocabulary, (size,), generator=generator)
+    sentences = torch.cat([torch.zeros(size // 2), torch.ones(size - size // 2)]).long()
+    reach = torch.randint(1, window + 1, (size,), generator=generator)
+    # Distinct noise words per centre: the kernel applies repeated ones one after the other, the
+    # batched step both from the same weights, so only then are the two exactly equal.
+    noise = torch.stack(
+        [torch.randperm(vocabulary, generator=generator)[:negatives] for _ in range(size)]
+    )
+    return words, sentences, reach, noise
+
+
+def test_kernel_equals_the_torch_step_taken_one_centre_at_a_time():
+    vocabulary, dim, window, rate = 40, 8, 3, 0.05
+    torch.manual_seed(0)
+    inputs, outputs = torch.randn(vocabulary, dim), torch.randn(vocabulary, dim)
+    words, sentences, reach, noise = random_block(20, vocabulary, window, 4, seed=1)
+
+    step_inputs, step_outputs = inputs.clone(), outputs.clone()
+    padded_words = torch.nn.functional.pad(words, (window, window))
+    padded_sentences = torch.nn.functional.pad(sentences, (window, window), value=-1)
+    step_loss = step_pairs = 0
+    for centre in range(len(words)):
+        loss, pairs = skipgram_step(
+            step_inputs,
+            step_outputs,
+            padded_words[centre : centre + 2 * window + 1],
+            padded_sentences[centre : centre + 2 * window + 1],
+            reach[centre : centre + 1],
+            noise[centre : centre + 1],
+            rate,
+            window,
+        )
+        step_loss += loss
+        step_pairs += pairs
+
+    kernel_inputs, kernel_outputs = inputs.numpy().copy(), outputs.numpy().copy()
+    arrays = (words.numpy(), sentences.numpy(), reach.numpy(), noise.numpy())
+    loss, pairs = train_span(kernel_inputs, kernel_outputs, *arrays, 0, len(words), rate, rate)
+    assert pairs == step_pairs
+    assert abs(loss - step_loss) < 1e-4 * step_loss
+    np.testing.assert_allclose(kernel_inputs, step_inputs.numpy(), atol=1e-5)
+    np.testing.assert_allclose(kernel_outputs, step_outputs.numpy(), atol=1e-5)
+
+
+def test_threads_merge_to_the_sequential_result_when_they_touch_different_rows():
+    dim, rate = 6, 0.05
+    torch.manual_seed(2)
+    inputs, outputs = torch.randn(20, dim), torch.randn(20, dim)
+    # The first half of the block uses words 0-9 only, the second half words 10-19 only, and the
+    # halves are separate sentences, so the two threads never touch the same row.
+    words = torch.cat([torch.randint(0, 10, (30,)), torch.randint(10, 20, (30,))])
+    sentences = torch.cat([torch.zeros(30), torch.ones(30)]).long()
+    reach = torch.randint(1, 3, (60,))
+    noise = torch.cat([torch.randint(0, 10, (30, 2)), torch.randint(10, 20, (30, 2))])
+    arrays = tuple(t.numpy() for t in (words, sentences, reach, noise))
+
+    sequential_inputs, sequential_outputs = inputs.numpy().copy(), outputs.numpy().copy()
+    train_span(sequential_inputs, sequential_outputs, *arrays, 0, 60, rate, rate)
+
+    parallel_inputs, parallel_outputs = inputs.clone(), outputs.clone()
+    parallel = ParallelSpans(parallel_inputs, parallel_outputs, threads=2)
+    parallel.train_block(*arrays, rate, rate)
+    parallel.close()
+    np.testing.assert_allclose(parallel_inputs.numpy(), sequential_inputs, atol=1e-5)
+    np.testing.assert_allclose(parallel_outputs.numpy(), sequential_outputs, atol=1e-5)
+
+
+def test_two_threads_give_the_same_vectors_every_time():
+    words, sentences, reach, noise = random_block(2000, 50, 5, 5, seed=3)
+    arrays = tuple(t.numpy() for t in (words, sentences, reach, noise))
+    results = []
+    for _ in range(2):
+        inputs, outputs = torch.full((50, 10), 0.01), torch.zeros(50, 10)
+        parallel = ParallelSpans(inputs, outputs, threads=2)
+        parallel.train_block(*arrays, 0.025, 0.02)
+        parallel.close()
+        results.append((inputs, outputs))
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+    assert not torch.equal(results[0][1], torch.zeros(50, 10))

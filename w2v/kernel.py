@@ -1,0 +1,177 @@
+"""The compiled CPU kernel: one thread's sequential skip-gram updates over a span of centre words.
+
+Each centre word is handled as in the batched torch step (its context words share its noise
+words), but centres are processed one after another, each seeing every earlier update, exactly as
+word2vec's own loop does. numba compiles it to machine code that releases the GIL, so several
+threads can each train a span of their own at the same time.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+import torch
+
+MIN_ROUND = 4096
+MAX_ROUND = 1 << 18
+
+
+@numba.njit(nogil=True, fastmath=True, cache=True)
+def train_span(
+    input_vectors: np.ndarray,
+    output_vectors: np.ndarray,
+    words: np.ndarray,
+    sentences: np.ndarray,
+    reach: np.ndarray,
+    noise: np.ndarray,
+    first: int,
+    last: int,
+    learning_rate: float,
+    final_learning_rate: float,
+) -> tuple[float, int]:
+    """Update both matrices in place for the centres words[first:last]; return (loss sum, pairs).
+
+    Context words may lie outside [first, last) but never outside their centre's sentence. The
+    learning rate falls linearly from `learning_rate` to `final_learning_rate` across the span.
+    """
+    dim = input_vectors.shape[1]
+    span = max(last - first, 1)
+    most = 2 * int(reach.max()) if len(reach) else 0
+    context_rows = np.empty(most, np.int64)
+    context_update = np.empty((most, dim), np.float32)
+    target_update = np.empty(dim, np.float32)
+    loss = 0.0
+    pairs = 0
+    for centre in range(first, last):
+        rate = learning_rate + (final_learning_rate - learning_rate) * (centre - first) / span
+        contexts = 0
+        for position in range(
+            max(centre - reach[centre], 0), min(centre + reach[centre] + 1, len(words))
+        ):
+            if position != centre and sentences[position] == sentences[centre]:
+                context_rows[contexts] = words[position]
+                contexts += 1
+        if contexts == 0:
+            continue
+        pairs += contexts
+        context_update[:contexts] = 0.0
+        centre_word = words[centre]
+        for target_index in range(noise.shape[1] + 1):
+            target = centre_word if target_index == 0 else noise[centre, target_index - 1]
+            if target_index > 0 and target == centre_word:
+                continue  # a noise word equal to the centre would push against the true pair
+            label = 1.0 if target_index == 0 else 0.0
+            output_row = output_vectors[target]
+            target_update[:] = 0.0
+            for context in range(contexts):
+                input_row = input_vectors[context_rows[context]]
+                score = np.float32(0.0)
+                for d in range(dim):
+                    score += input_row[d] * output_row[d]
+                # One exponential gives both the sigmoid and the loss, -log sigmoid(+-s), stably.
+                small = math.exp(-abs(score))
+                probability = 1.0 / (1.0 + small) if score >= 0 else small / (1.0 + small)
+                signed = score if target_index == 0 else -score
+                loss += math.log1p(small) + max(-signed, 0.0)
+                gradient = np.float32((label - probability) * rate)
+                update_row = context_update[context]
+                for d in range(dim):
+                    update_row[d] += gradient * output_row[d]
+                    target_update[d] += gradient * input_row[d]
+            for d in range(dim):
+                output_row[d] += target_update[d]
+        for context in range(contexts):
+            input_row = input_vectors[context_rows[context]]
+            update_row = context_update[context]
+            for d in range(dim):
+                input_row[d] += update_row[d]
+    return loss, pairs
+
+
+class ParallelSpans:
+    """Trains each block with one `train_span` per thread, then merges the threads' work.
+
+    The block is cut into rounds. In a round each thread trains its share on a private copy of both
+    matrices; then the changes of all copies are added to the shared matrices in a fixed order and
+    the copies reset. Threads never write the same memory, so a given thread count always gives the
+    same vectors. A round is short enough that a frequent word's changes, computed by each thread
+    without seeing the others', do not pile up (a merge per epoch made the loss climb), and long
+    enough that merging, which touches every row, costs little next to training.
+    """
+
+    def __init__(self, input_vectors: torch.Tensor, output_vectors: torch.Tensor, threads: int):
+        self.shared = (input_vectors, output_vectors)
+        self.threads = threads
+        self.copies = (
+            [(input_vectors.clone(), output_vectors.clone()) for _ in range(threads)]
+            if threads > 1
+            else []
+        )
+        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        # A merge costs about what training touches in 16 * vocabulary centres.
+        self.round_centres = min(max(16 * len(input_vectors), MIN_ROUND), MAX_ROUND)
+
+    def train_block(
+        self,
+        words: np.ndarray,
+        sentences: np.ndarray,
+        reach: np.ndarray,
+        noise: np.ndarray,
+        learning_rate: float,
+        final_learning_rate: float,
+    ) -> tuple[float, int]:
+        """Train on one block of kept words; return (loss sum, pairs)."""
+        arrays = (words, sentences, reach, noise)
+        count = len(words)
+        if self.pool is None:
+            matrices = (self.shared[0].numpy(), self.shared[1].numpy())
+            return train_span(*matrices, *arrays, 0, count, learning_rate, final_learning_rate)
+        loss, pairs = 0.0, 0
+        step = self.round_centres * self.threads
+        for start in range(0, count, step):
+            end = min(start + step, count)
+            rates = [
+                learning_rate + (final_learning_rate - learning_rate) * at / count
+                for at in (start, end)
+            ]
+            round_loss, round_pairs = self._round(arrays, start, end, *rates)
+            loss += round_loss
+            pairs += round_pairs
+        return loss, pairs
+
+    def _round(
+        self, arrays: tuple, start: int, end: int, rate: float, final_rate: float
+    ) -> tuple[float, int]:
+        bounds = np.linspace(start, end, self.threads + 1).astype(np.int64)
+        # Every thread runs through the round's whole learning-rate range at the same time.
+        futures = [
+            self.pool.submit(
+                train_span,
+                inputs.numpy(),
+                outputs.numpy(),
+                *arrays,
+                int(bounds[k]),
+                int(bounds[k + 1]),
+                rate,
+                final_rate,
+            )
+            for k, (inputs, outputs) in enumerate(self.copies)
+        ]
+        results = [future.result() for future in futures]
+        for which, shared in enumerate(self.shared):
+            copies = [copy[which] for copy in self.copies]
+            # shared + sum(copy - shared) = sum(copies) - (threads - 1) * shared
+            shared.mul_(1 - self.threads)
+            for copy in copies:
+                shared.add_(copy)
+            for copy in copies:
+                copy.copy_(shared)
+        return sum(loss for loss, _ in results), sum(pairs for _, pairs in results)
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        if self.pool is not None:
+            self.pool.shutdown()

@@ -1,0 +1,135 @@
+"""A markdown report of an evaluation: analogy tables with accuracy bars, the worst-answered
+questions, word-similarity correlations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from w2v import plots
+from w2v.evaluate import AnalogyResult, SectionScore, SimilarityResult
+from w2v.fileio import atomic_write
+from w2v.trainlog import beside
+
+BAR_WIDTH = 20
+WORST_QUESTIONS = 20
+
+
+def _cell(text: object) -> str:
+    """Text that stays inside one markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _bar(share: float | None) -> str:
+    if share is None:
+        return ""
+    filled = round(share * BAR_WIDTH)
+    return "`" + "█" * filled + "·" * (BAR_WIDTH - filled) + "`"
+
+
+def _percent(share: float | None) -> str:
+    return "-" if share is None else f"{share:.1%}"
+
+
+def _section_row(section: SectionScore, bold: bool = False) -> str:
+    name = f"**{_cell(section.name)}**" if bold else _cell(section.name)
+    cells = [
+        name,
+        str(section.correct),
+        str(section.evaluated),
+        str(section.total),
+        _percent(section.accuracy),
+        _bar(section.accuracy),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _analogy_section(result: AnalogyResult, picture: str | None, worst: int) -> list[str]:
+    method = {"3cosadd": "3CosAdd", "3cosmul": "3CosMul"}[result.method]
+    lines = [
+        f"## Analogies: {_cell(Path(result.path).name)}",
+        "",
+        f"{method} over the {result.restrict_vocab:,} most frequent words; a question counts when "
+        "its four words are among them.",
+        "",
+        "| section | correct | evaluated | questions | accuracy | |",
+        "|---|---:|---:|---:|---:|---|",
+        *(_section_row(section) for section in result.sections),
+        *(
+            _section_row(section, bold=True)
+            for section in (result.semantic, result.syntactic, result.overall)
+        ),
+        "",
+    ]
+    if result.skipped_lines:
+        lines += [f"{result.skipped_lines} malformed lines skipped.", ""]
+    if picture:
+        lines += [f"![accuracy by section]({picture})", ""]
+    wrong = [(section.name, answer) for section in result.sections for answer in section.wrong]
+    # Worst first: the wrong answers the vectors preferred most clearly over the expected word.
+    wrong.sort(key=lambda pair: pair[1].got_score - pair[1].expected_score, reverse=True)
+    lines += ["### Worst-answered questions", ""]
+    if not wrong:
+        return [*lines, "Every evaluated question was answered correctly.", ""]
+    lines += [
+        f"The {min(worst, len(wrong))} wrong answers (of {len(wrong):,}) that scored furthest above "
+        "the expected word.",
+        "",
+        "| question | expected | answered | score answered | score expected | section |",
+        "|---|---|---|---:|---:|---|",
+    ]
+    for name, answer in wrong[:worst]:
+        a, b, c = answer.question
+        cells = [
+            _cell(f"{a} : {b} :: {c} : ?"),
+            _cell(answer.expected),
+            _cell(answer.got),
+            f"{answer.got_score:.3f}",
+            f"{answer.expected_score:.3f}",
+            _cell(name),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _similarity_section(results: Sequence[SimilarityResult]) -> list[str]:
+    lines = [
+        "## Word similarity",
+        "",
+        "| file | Spearman rho | Pearson r | pairs used | |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for result in results:
+        rho = "-" if result.spearman is None else f"{result.spearman:.4f}"
+        r = "-" if result.pearson is None else f"{result.pearson:.4f}"
+        pairs = f"{result.pairs_used}/{result.pairs_total} ({result.coverage:.1%})"
+        bar = _bar(max(result.spearman, 0.0)) if result.spearman is not None else ""
+        lines.append(f"| {_cell(Path(result.path).name)} | {rho} | {r} | {pairs} | {bar} |")
+    return [*lines, ""]
+
+
+def write_report(
+    path: str | Path,
+    vectors_path: str | Path,
+    results: Sequence[AnalogyResult | SimilarityResult],
+    worst: int = WORST_QUESTIONS,
+    pictures: bool = True,
+) -> list[Path]:
+    """Write the markdown report to `path`, with a bar chart per analogy file beside it when
+    `pictures` is set (`REPORT.FILE.png`); return the paths written."""
+    path = Path(path)
+    written: list[Path] = []
+    lines = [f"# Evaluation of {_cell(Path(vectors_path).name)}", ""]
+    for result in results:
+        if isinstance(result, AnalogyResult):
+            picture = None
+            if pictures:
+                chart = beside(path, f".{Path(result.path).stem}.png")
+                written.append(plots.plot_sections(result, chart))
+                picture = chart.name
+            lines += _analogy_section(result, picture, worst)
+    similarities = [result for result in results if isinstance(result, SimilarityResult)]
+    if similarities:
+        lines += _similarity_section(similarities)
+    atomic_write(path, "\n".join(lines).encode("utf-8"))
+    return [path, *written]
