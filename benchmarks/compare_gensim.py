@@ -51,12 +51,12 @@ def split_into_lines(corpus: Path, out: Path, words_per_line: int = 10_000) -> N
             target.write(" ".join(pending) + "\n")
 
 
-def run_w2v(corpus: str, out: str, epochs: int, threads: int) -> dict:
+def run_w2v(corpus: str, out: str, epochs: int, threads: int, model: str) -> dict:
     """Child process: train w2v and report its timings."""
     import w2v
 
     start = time.perf_counter()
-    config = w2v.TrainConfig(**SETTINGS, epochs=epochs, threads=threads, device="cpu")
+    config = w2v.TrainConfig(**SETTINGS, epochs=epochs, threads=threads, device="cpu", model=model)
     model = w2v.train([corpus], config, progress=False)
     model.vectors.save(out)
     return {
@@ -67,13 +67,14 @@ def run_w2v(corpus: str, out: str, epochs: int, threads: int) -> dict:
     }
 
 
-def run_gensim(corpus: str, out: str, epochs: int, threads: int) -> dict:
+def run_gensim(corpus: str, out: str, epochs: int, threads: int, model: str) -> dict:
     """Child process: train gensim with the same settings and report its timings."""
     from gensim.models import Word2Vec
 
     start = time.perf_counter()
     model = Word2Vec(
-        sg=1,
+        sg=1 if model == "skipgram" else 0,
+        cbow_mean=1,
         vector_size=SETTINGS["dim"],
         window=SETTINGS["window"],
         negative=SETTINGS["negative"],
@@ -127,9 +128,9 @@ def run_child(system: str, corpus: Path, out: Path, epochs: int, threads: int) -
     return figures
 
 
-def child_main(system: str, corpus: str, out: str, epochs: str, threads: str) -> None:
+def child_main(system: str, corpus: str, out: str, epochs: str, threads: str, model: str) -> None:
     runner = run_w2v if system == "w2v" else run_gensim
-    figures = runner(corpus, out, int(epochs), int(threads))
+    figures = runner(corpus, out, int(epochs), int(threads), model)
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(figures))
 
@@ -148,7 +149,7 @@ def markdown(summary: dict, settings: dict) -> str:
     ]
     lines = [
         f"Corpus `{settings['corpus']}`, {settings['epochs']} epochs, {settings['threads']} threads, "
-        f"skip-gram dim 100, window 5, negative 5, sample 1e-3, min-count 5; median of {settings['runs']} run(s).",
+        f"{settings['model']} dim 100, window 5, negative 5, sample 1e-3, min-count 5; median of {settings['runs']} run(s).",
         "",
         "| | w2v | gensim | w2v / gensim |",
         "|---|---:|---:|---:|",
@@ -167,6 +168,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--model", choices=("skipgram", "cbow"), default="skipgram")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -193,11 +195,12 @@ def main() -> None:
         "threads": args.threads,
         "runs": args.runs,
     }
-    (args.out / "compare_gensim.json").write_text(
+    name = f"compare_gensim_{args.model}"
+    (args.out / f"{name}.json").write_text(
         json.dumps({"settings": settings, "runs": results, "median": summary}, indent=2)
     )
     table = markdown(summary, settings)
-    (args.out / "compare_gensim.md").write_text(table)
+    (args.out / f"{name}.md").write_text(table)
     print(table)
 
 

@@ -11,9 +11,10 @@ king - man + woman = queen fall out of word2vec training.
 import itertools
 import os
 import random
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+
+from w2v.fileio import atomic_output
 
 DEFAULT_SENTENCES = 40_000
 MIN_SENTENCE_LENGTH = 5
@@ -290,16 +291,7 @@ def write_questions(path: str | os.PathLike[str]) -> int:
 
 
 def _write_lines_atomically(path: str | os.PathLike[str], lines: Iterable[str]) -> None:
-    """Write lines to path via a temporary file in the same folder, so readers never see half."""
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary_path = tempfile.mkstemp(dir=folder, prefix=".synthetic-", suffix=".tmp")
-    try:
-        # mkstemp makes the file private to its owner; the result is an ordinary shareable file.
-        os.chmod(temporary_path, 0o644)
-        with open(descriptor, "w", encoding="ascii", newline="\n") as file:
-            for line in lines:
-                file.write(line + "\n")
-        os.replace(temporary_path, path)
-    except BaseException:
-        os.unlink(temporary_path)
-        raise
+    """Write lines to path via a temporary file beside it, so readers never see half."""
+    with atomic_output(path) as stream:
+        for line in lines:
+            stream.write(line.encode("ascii") + b"\n")

@@ -58,6 +58,16 @@ def test_the_pure_torch_kernel_recovers_the_structure_as_well(trained):
     assert model.vectors.analogy("king", "man", "woman", topn=1)[0][0] == "queen"
 
 
+@pytest.mark.parametrize(("kernel", "mean"), [("numba", True), ("torch", True), ("numba", False)])
+def test_cbow_recovers_the_structure(trained, kernel, mean):
+    folder, _, questions = trained
+    config = w2v.TrainConfig(dim=50, threads=2, seed=3, model="cbow", kernel=kernel, cbow_mean=mean)
+    model = w2v.train([folder / "corpus.txt"], config, progress=False)
+    result = w2v.evaluate_analogies(model.vectors, questions)
+    assert result.to_dict()["overall"]["accuracy"] >= 0.9
+    assert model.history[-1].loss < model.history[0].loss
+
+
 def test_group_members_are_each_others_nearest_neighbours(trained):
     kv = w2v.load(trained[1])
     hits = total = 0

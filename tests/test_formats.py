@@ -404,3 +404,38 @@ def test_write_refuses_what_could_not_be_read_back(tmp_path, words, vectors, pro
     with pytest.raises(ConfigError, match=problem):
         write_word2vec(tmp_path / "vectors.bin", words, vectors, binary=True)
     assert os.listdir(tmp_path) == []
+
+
+def damaged(original: bytes) -> st.SearchStrategy[bytes]:
+    """`original` cut short, with a byte changed, or with bytes appended."""
+    return st.one_of(
+        st.integers(0, len(original)).map(lambda end: original[:end]),
+        st.tuples(st.integers(0, len(original) - 1), st.integers(0, 255)).map(
+            lambda change: original[: change[0]] + bytes([change[1]]) + original[change[0] + 1 :]
+        ),
+        st.binary(min_size=1, max_size=20).map(lambda tail: original + tail),
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    content=st.one_of(
+        st.binary(max_size=200),
+        st.tuples(st.sampled_from([b"2 3\n", b"1 1\n", b"3 2\r\n"]), st.binary(max_size=60)).map(
+            b"".join
+        ),
+        damaged(TINY_BINARY),
+        damaged(TINY_TEXT),
+    )
+)
+def test_any_bytes_read_as_vectors_or_raise_a_format_error(tmp_path_factory, content):
+    path = tmp_path_factory.mktemp("hypothesis") / "any.vectors"
+    path.write_bytes(content)
+    try:
+        words, vectors = read_word2vec(path)
+    except FormatError as error:
+        assert str(path) in str(error)
+        assert "\n" not in str(error)
+        return
+    assert vectors.dtype == torch.float32
+    assert vectors.shape[0] == len(words) == len(set(words)) >= 1

@@ -1,10 +1,11 @@
 """The compiled CPU kernel: the same updates as the torch step, and a deterministic thread merge."""
 
 import numpy as np
+import pytest
 import torch
 
-from w2v.kernel import ParallelSpans, train_span
-from w2v.sgns import skipgram_step
+from w2v.kernel import ParallelSpans, train_span, train_span_cbow
+from w2v.sgns import cbow_step, skipgram_step
 
 
 def random_block(size, vocabulary, window, negatives, seed):
@@ -88,3 +89,40 @@ def test_two_threads_give_the_same_vectors_every_time():
         results.append((inputs, outputs))
     assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
     assert not torch.equal(results[0][1], torch.zeros(50, 10))
+
+
+@pytest.mark.parametrize("mean", [True, False])
+def test_cbow_kernel_equals_the_torch_cbow_step_taken_one_centre_at_a_time(mean):
+    vocabulary, dim, window, rate = 40, 8, 3, 0.05
+    torch.manual_seed(4)
+    inputs, outputs = torch.randn(vocabulary, dim), torch.randn(vocabulary, dim)
+    words, sentences, reach, noise = random_block(20, vocabulary, window, 4, seed=5)
+
+    step_inputs, step_outputs = inputs.clone(), outputs.clone()
+    padded_words = torch.nn.functional.pad(words, (window, window))
+    padded_sentences = torch.nn.functional.pad(sentences, (window, window), value=-1)
+    step_loss = step_examples = 0
+    for centre in range(len(words)):
+        loss, examples = cbow_step(
+            step_inputs,
+            step_outputs,
+            padded_words[centre : centre + 2 * window + 1],
+            padded_sentences[centre : centre + 2 * window + 1],
+            reach[centre : centre + 1],
+            noise[centre : centre + 1],
+            rate,
+            window,
+            mean=mean,
+        )
+        step_loss += loss
+        step_examples += examples
+
+    kernel_inputs, kernel_outputs = inputs.numpy().copy(), outputs.numpy().copy()
+    arrays = (words.numpy(), sentences.numpy(), reach.numpy(), noise.numpy())
+    loss, examples = train_span_cbow(
+        kernel_inputs, kernel_outputs, *arrays, 0, len(words), rate, rate, mean
+    )
+    assert examples == step_examples == len(words)
+    assert abs(loss - step_loss) < 1e-4 * step_loss
+    np.testing.assert_allclose(kernel_inputs, step_inputs.numpy(), atol=1e-5)
+    np.testing.assert_allclose(kernel_outputs, step_outputs.numpy(), atol=1e-5)

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 from gensim.models import KeyedVectors as GensimKeyedVectors
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import w2v
 from corpora import synthetic
@@ -170,6 +173,13 @@ def edit_config(folder, **changes):
     path.write_text(json.dumps(json.loads(path.read_text()) | changes))
 
 
+def drop_from_config(folder, key):
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    del config[key]
+    path.write_text(json.dumps(config))
+
+
 @pytest.mark.parametrize(
     ("damage", "problem"),
     [
@@ -177,6 +187,7 @@ def edit_config(folder, **changes):
         (lambda f: edit_config(f, version=2), r"config\.json: format version 2"),
         (lambda f: edit_config(f, format="other"), r"config\.json: not a w2v model"),
         (lambda f: edit_config(f, dim="12"), r"config\.json: 'dim' is missing"),
+        (lambda f: drop_from_config(f, "training"), r"config\.json: 'training' is missing"),
         (
             lambda f: edit_config(f, dim=13),
             r"vectors\.safetensors: '(output_)?vectors' is torch\.float32",
@@ -186,6 +197,12 @@ def edit_config(folder, **changes):
         (lambda f: (f / "vocab.txt").write_text("a\n"), r"vocab\.txt: line 1"),
         (lambda f: (f / "vocab.txt").write_text("a 1.5\n"), r"vocab\.txt: line 1"),
         (lambda f: (f / "vocab.txt").write_bytes(b"\xff 1\n"), r"vocab\.txt: cannot read"),
+        (
+            lambda f: (f / "vocab.txt").write_text(
+                "a 1\n" * json.loads((f / "config.json").read_text())["words"]
+            ),
+            r"vocab\.txt: the word 'a' appears twice, in lines 1 and 2",
+        ),
     ],
 )
 def test_damaged_folders_are_format_errors(tmp_path, model, damage, problem):
@@ -225,3 +242,32 @@ def test_the_tokenizer_is_read_on_first_use(tmp_path, model):
     assert kv.words == model.vectors.words
     with pytest.raises(FormatError, match=r"tokenizer\.json: not a tokenizer file"):
         kv.encode("the")
+
+
+@pytest.fixture(scope="module")
+def saved_model(model, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("saved") / "model"
+    model.save(folder)
+    return folder
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    name=st.sampled_from(["vectors.safetensors", "config.json", "vocab.txt"]),
+    cut=st.integers(0, 400) | st.none(),
+    change=st.tuples(st.integers(0, 400), st.integers(0, 255)) | st.none(),
+)
+def test_any_damage_to_a_model_file_loads_or_raises_a_format_error(
+    saved_model, tmp_path_factory, name, cut, change
+):
+    folder = tmp_path_factory.mktemp("damaged") / "model"
+    shutil.copytree(saved_model, folder)
+    content = bytearray((folder / name).read_bytes()[:cut])
+    if change is not None and change[0] < len(content):
+        content[change[0]] = change[1]
+    (folder / name).write_bytes(bytes(content))
+    try:
+        loaded = w2v.load(folder)
+    except FormatError:
+        return
+    assert loaded.vectors.shape == (len(loaded.words), loaded.dim)

@@ -80,7 +80,7 @@ def test_lookups():
 def test_index_of_unknown_word():
     with pytest.raises(OutOfVocabularyError) as raised:
         analogy_model().index_of("prince")
-    assert str(raised.value) == "word 'prince' is not in the vocabulary"
+    assert str(raised.value) == "not in the vocabulary: 'prince'"
 
 
 def test_getitem_of_unknown_word_is_a_key_error():
@@ -365,3 +365,22 @@ def test_doesnt_match_and_restrict_on_the_command_line(tmp_path, capsys):
     assert main(["similar", "queen", "--vectors", str(path), "--restrict", "2", "-k", "5"]) == 0
     rows = capsys.readouterr().out.splitlines()[1:]
     assert [row.split()[1] for row in rows] == ["woman", "man"]
+
+
+def test_most_similar_batch_answers_like_one_query_at_a_time():
+    generator = torch.Generator().manual_seed(11)
+    words = [f"w{i}" for i in range(700)]
+    kv = KeyedVectors(words, torch.randn(700, 16, generator=generator))
+    queries = ["w0", "w5", "w699", "w300", "w5"]
+    for restrict in (None, 400):
+        batched = kv.most_similar_batch(queries, topn=7, restrict_vocab=restrict)
+        one_by_one = [kv.most_similar(word, topn=7, restrict_vocab=restrict) for word in queries]
+        assert [[word for word, _ in answer] for answer in batched] == [
+            [word for word, _ in answer] for answer in one_by_one
+        ]
+        for answer, expected in zip(batched, one_by_one, strict=True):
+            assert [score for _, score in answer] == pytest.approx(
+                [score for _, score in expected], abs=1e-5
+            )
+    with pytest.raises(OutOfVocabularyError, match="nope"):
+        kv.most_similar_batch(["w1", "nope"])

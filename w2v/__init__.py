@@ -7,12 +7,14 @@ kv = w2v.load("vectors.bin")
 kv.most_similar("france")
 """
 
+from w2v.checkpoint import CheckpointPlan
 from w2v.errors import W2VError
 from w2v.evaluate import evaluate_analogies, evaluate_similarity
 from w2v.trainer import TrainConfig, TrainedModel, train
 from w2v.vectors import KeyedVectors, load
 
 __all__ = [
+    "CheckpointPlan",
     "KeyedVectors",
     "TrainConfig",
     "TrainedModel",

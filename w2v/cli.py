@@ -6,18 +6,21 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from corpora.registry import listing
 from corpora.sources import resolve_sources
-from w2v import plots
+from w2v import checkpoint, plots
+from w2v.checkpoint import CheckpointPlan
 from w2v.convert import convert
 from w2v.corpus import expand_paths
-from w2v.errors import W2VError
+from w2v.errors import ConfigError, W2VError
 from w2v.evaluate import evaluate_analogies, evaluate_similarity, shipped_list
 from w2v.phrases import MIN_COUNT, THRESHOLD, pass_thresholds, write_phrases
 from w2v.projector import export_projector
 from w2v.report import write_report
-from w2v.trainer import DEVICES, KERNELS, TrainConfig, check_writable, train
+from w2v.trainer import DEVICES, KERNELS, MODELS, TrainConfig, check_writable, train
 from w2v.trainlog import loss_plot_path, write_training_log
 from w2v.vectors import load
 
@@ -40,6 +43,8 @@ def _train(args: argparse.Namespace) -> None:
         device=args.device,
         batch_words=args.batch_words,
         kernel=args.kernel,
+        model=args.model,
+        cbow_mean=args.cbow_mean,
         tokenizer=args.tokenizer,
         lowercase=args.lowercase,
         phrases=args.phrases,
@@ -50,8 +55,12 @@ def _train(args: argparse.Namespace) -> None:
     sources = resolve_sources(
         args.corpus, args.split, args.text_column, args.cache_dir, progress=not args.quiet
     )
-    model = train(sources, config, progress=not args.quiet)
+    checkpoints = _checkpoint_plan(args)
+    model = train(sources, config, progress=not args.quiet, checkpoints=checkpoints)
     written = model.save(args.output)
+    if checkpoints is not None:
+        # The vectors are safely written: the run has nothing left to resume.
+        checkpoint.remove(checkpoints.folder)
     written.append(write_training_log(model, args.output, sources))
     if not args.no_plots:
         if plots.available():
@@ -60,6 +69,24 @@ def _train(args: argparse.Namespace) -> None:
             print(f"skipped {loss_plot_path(args.output)}: {plots.MISSING}")
     print(
         f"wrote {len(model.vectors):,} vectors of {config.dim} dimensions: {', '.join(map(str, written))}"
+    )
+
+
+def _checkpoint_plan(args: argparse.Namespace) -> CheckpointPlan | None:
+    """Where train saves its state and from where it resumes, from --checkpoint-every, --checkpoint-dir, --resume."""
+    if args.resume and args.checkpoint_dir:
+        raise ConfigError("--resume DIR saves its checkpoints in DIR: leave out --checkpoint-dir")
+    if args.checkpoint_every is not None and not args.checkpoint_every > 0:
+        raise ConfigError(
+            f"--checkpoint-every must be above 0 minutes, got {args.checkpoint_every}"
+        )
+    every = float("inf") if args.checkpoint_every is None else args.checkpoint_every * 60
+    if args.resume:
+        return CheckpointPlan(Path(args.resume), every, resume=True)
+    if args.checkpoint_every is None and not args.checkpoint_dir:
+        return None
+    return CheckpointPlan(
+        Path(args.checkpoint_dir or checkpoint.default_folder(args.output)), every
     )
 
 
@@ -167,9 +194,18 @@ def _export_projector(args: argparse.Namespace) -> None:
     print("load both files at https://projector.tensorflow.org (Load, then choose each file)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `error: ...` on one line and exit with argparse's status for usage errors, 2."""
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="cli.py", description="word2vec embeddings on torch")
+    # Subcommands' parsers are made of the same class, so their errors are one line too.
+    parser = _Parser(prog="cli.py", description="word2vec embeddings on torch")
     commands = parser.add_subparsers(dest="command", required=True)
     defaults = TrainConfig()
 
@@ -246,7 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-vocab", type=int, default=None, help="keep only this many most frequent words"
     )
     train_parser.add_argument(
-        "--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)"
+        "--seed",
+        type=int,
+        default=defaults.seed,
+        help="random seed; on CPU the same corpus, seed and --threads give byte-identical vectors, "
+        "on a GPU not quite: its parallel additions run in varying order (default: %(default)s)",
     )
     train_parser.add_argument(
         "--threads", type=int, default=None, help="CPU threads (default: all cores)"
@@ -262,6 +302,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=defaults.batch_words,
         help="most centre words per batched update (default: %(default)s)",
+    )
+    train_parser.add_argument(
+        "--model",
+        choices=MODELS,
+        default=defaults.model,
+        help="skipgram: each word predicts its neighbours; cbow: the neighbours together predict the word (default: %(default)s)",
+    )
+    train_parser.add_argument(
+        "--cbow-sum",
+        dest="cbow_mean",
+        action="store_false",
+        help="CBOW sums the context vectors instead of averaging them",
     )
     train_parser.add_argument(
         "--kernel",
@@ -290,6 +342,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=defaults.phrase_threshold,
         help="score a pair needs to be joined in the first pass; each later pass halves it (default: %(default)s)",
+    )
+    train_parser.add_argument(
+        "--checkpoint-every",
+        type=float,
+        metavar="MINUTES",
+        help="save the training state every MINUTES (fractions allowed) and at every epoch end, "
+        "for --resume; removed once the vectors are written",
+    )
+    train_parser.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="where checkpoints go (default: OUTPUT.checkpoint beside the output); "
+        "without --checkpoint-every, saves at every epoch end",
+    )
+    train_parser.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="go on from the checkpoint in DIR, with the same corpus and settings as the run that "
+        "saved it; on CPU the vectors come out byte-identical to an uninterrupted run's",
     )
     train_parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     train_parser.add_argument(

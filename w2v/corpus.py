@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import bz2
+import codecs
 import glob
 import gzip
 import lzma
+import sys
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import BinaryIO, Protocol
 
 from w2v.errors import CorpusError
 
 OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 CHUNK_CHARS = 1 << 20
+COUNT_REPLACED = "w2v-count-replaced"
+
+
+class _ReplacedBytes(threading.local):
+    """Bytes of invalid UTF-8 the error handler has replaced so far in this thread."""
+
+    count = 0
+
+
+_replaced = _ReplacedBytes()
+
+
+def _count_and_replace(error: UnicodeDecodeError) -> tuple[str, int]:
+    """Replace invalid UTF-8 with U+FFFD as errors="replace" does, counting the bytes replaced."""
+    _replaced.count += error.end - error.start
+    return "\ufffd", error.end
+
+
+# The handler is looked up by name on every decode, so it is registered once, on import.
+codecs.register_error(COUNT_REPLACED, _count_and_replace)
 
 
 class PieceSource(Protocol):
@@ -52,14 +75,45 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def open_text(path: Path) -> TextIO:
-    """Open a corpus file for reading as UTF-8 text, decompressing .gz, .bz2 and .xz on the fly."""
+def open_bytes(path: Path) -> BinaryIO:
+    """Open a corpus file for reading its bytes, decompressing .gz, .bz2 and .xz on the fly."""
     opener = OPENERS.get(path.suffix.lower(), open)
     try:
-        # Bad bytes become U+FFFD instead of stopping a long run over one broken file.
-        return opener(path, "rt", encoding="utf-8", errors="replace", newline="")
+        return opener(path, "rb")
     except OSError as error:
         raise CorpusError(f"{path}: cannot open ({error.strerror or error})") from None
+
+
+def decode_file(path: Path, chunk_bytes: int = CHUNK_CHARS, warn: bool = True) -> Iterator[str]:
+    """The text of a corpus file in chunks, decoded as UTF-8.
+
+    Invalid UTF-8 becomes U+FFFD instead of stopping a long run over one broken file, with a
+    warning on stderr counting the bytes replaced (if `warn`); a NUL byte, which text never holds,
+    stops reading with a CorpusError rather than training on a binary file.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors=COUNT_REPLACED)
+    offset = replaced = 0
+    with open_bytes(path) as stream:
+        try:
+            while chunk := stream.read(chunk_bytes):
+                nul = chunk.find(b"\0")
+                if nul >= 0:
+                    raise CorpusError(
+                        f"{path}: looks like a binary file (NUL byte at offset {offset + nul}), "
+                        "not text"
+                    )
+                offset += len(chunk)
+                before = _replaced.count
+                text = decoder.decode(chunk)
+                replaced += _replaced.count - before
+                yield text
+            before = _replaced.count
+            yield decoder.decode(b"", final=True)
+            replaced += _replaced.count - before
+        except (OSError, EOFError, lzma.LZMAError) as error:
+            raise CorpusError(f"{path}: cannot read ({error})") from None
+    if replaced and warn:
+        print(f"warning: {path}: {replaced} bytes of invalid UTF-8 replaced", file=sys.stderr)
 
 
 def split_lines(
@@ -86,18 +140,17 @@ def split_lines(
 
 
 def read_pieces(
-    sources: Sequence[Source], chunk_chars: int = CHUNK_CHARS
+    sources: Sequence[Source], chunk_chars: int = CHUNK_CHARS, warn: bool = True
 ) -> Iterator[tuple[str, bool]]:
-    """Yield (text, ends_line) pieces of the files and other sources, line by line (see split_lines)."""
+    """Yield (text, ends_line) pieces of the files and other sources, line by line (see split_lines).
+
+    `warn`: say on stderr how many bytes of a file were invalid UTF-8 (off for a second reading).
+    """
     for source in sources:
         if not isinstance(source, Path):
             yield from source.pieces(chunk_chars)
             continue
-        with open_text(source) as stream:
-            try:
-                yield from split_lines(iter(lambda: stream.read(chunk_chars), ""), chunk_chars)
-            except (OSError, EOFError, lzma.LZMAError) as error:
-                raise CorpusError(f"{source}: cannot read ({error})") from None
+        yield from split_lines(decode_file(source, chunk_chars, warn), chunk_chars)
 
 
 def corpus_size(sources: Sequence[Source]) -> int | None:

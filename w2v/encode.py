@@ -32,11 +32,13 @@ class EncodedCorpus:
         return len(self.tokens)
 
 
-def _piece_batches(files: Sequence[Path], progress: tqdm) -> Iterator[list[tuple[str, bool]]]:
+def _piece_batches(
+    files: Sequence[Path], progress: tqdm, warn: bool = True
+) -> Iterator[list[tuple[str, bool]]]:
     """Group pieces of text into batches of about BATCH_CHARS characters for the tokenizer."""
     batch: list[tuple[str, bool]] = []
     size = 0
-    for text, ends_line in read_pieces(files):
+    for text, ends_line in read_pieces(files, warn=warn):
         batch.append((text, ends_line))
         size += len(text) + ends_line
         if size >= BATCH_CHARS:
@@ -79,7 +81,8 @@ def encode_corpus(
     position = sentence_start = 0
     raw_path = work_dir / "types.int32"
     with _bar("encoding", total, progress) as bar, raw_path.open("wb") as raw:
-        for batch in _piece_batches(files, bar):
+        # The counting read above has already warned about any invalid UTF-8.
+        for batch in _piece_batches(files, bar, warn=False):
             encoded = encode(tokenizer, [text for text, _ in batch])
             batch_ids = np.concatenate(encoded)
             raw.write(batch_ids.tobytes())
@@ -92,8 +95,9 @@ def encode_corpus(
                 if ends_line and position > sentence_start:
                     sentence_ends.append(position)
                     sentence_start = position
+    name = files[0] if len(files) == 1 else "corpus"
     if position == 0:
-        raise CorpusError(f"{files[0] if len(files) == 1 else 'corpus'}: no words in the corpus")
+        raise CorpusError(f"{name}: no words in the corpus")
 
     vocabulary, new_ids = Vocabulary.from_counts(types, counts, min_count, max_vocab)
     tokens_path = work_dir / "tokens.int32"
@@ -114,6 +118,12 @@ def encode_corpus(
     del raw_ids
     raw_path.unlink()
     ends = np.unique(new_ends)
+    # As many sentences as words: every sentence is one word, and training would learn nothing.
+    if kept_so_far == np.count_nonzero(ends):
+        raise CorpusError(
+            f"{name}: no line holds two words of the vocabulary, so no word has a neighbour to "
+            "learn from (context windows never cross lines)"
+        )
     tokens = (
         np.memmap(tokens_path, dtype=np.int32, mode="r") if ends[-1] > 0 else np.zeros(0, np.int32)
     )

@@ -9,6 +9,7 @@ threads can each train a span of their own at the same time.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -19,7 +20,40 @@ MIN_ROUND = 4096
 MAX_ROUND = 1 << 18
 
 
-@numba.njit(nogil=True, fastmath=True, cache=True)
+@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
+def _gather_contexts(
+    words: np.ndarray,
+    sentences: np.ndarray,
+    reach: np.ndarray,
+    centre: int,
+    context_rows: np.ndarray,
+) -> int:
+    """Write the ids of `centre`'s context words into context_rows; return how many there are."""
+    contexts = 0
+    for position in range(
+        max(centre - reach[centre], 0), min(centre + reach[centre] + 1, len(words))
+    ):
+        if position != centre and sentences[position] == sentences[centre]:
+            context_rows[contexts] = words[position]
+            contexts += 1
+    return contexts
+
+
+@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
+def _logistic(score: float, true_pair: bool) -> tuple[float, float]:
+    """sigmoid(score), and the loss -log sigmoid(score) of a true pair or -log sigmoid(-score) of noise.
+
+    One exponential gives both, stably for scores of any size.
+    """
+    small = math.exp(-abs(score))
+    probability = 1.0 / (1.0 + small) if score >= 0 else small / (1.0 + small)
+    signed = score if true_pair else -score
+    return probability, math.log1p(small) + max(-signed, 0.0)
+
+
+# numpy's error model: weights gone to infinity give NaN, which the training loop reports, not a
+# ZeroDivisionError from deep inside a thread.
+@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
 def train_span(
     input_vectors: np.ndarray,
     output_vectors: np.ndarray,
@@ -47,13 +81,7 @@ def train_span(
     pairs = 0
     for centre in range(first, last):
         rate = learning_rate + (final_learning_rate - learning_rate) * (centre - first) / span
-        contexts = 0
-        for position in range(
-            max(centre - reach[centre], 0), min(centre + reach[centre] + 1, len(words))
-        ):
-            if position != centre and sentences[position] == sentences[centre]:
-                context_rows[contexts] = words[position]
-                contexts += 1
+        contexts = _gather_contexts(words, sentences, reach, centre, context_rows)
         if contexts == 0:
             continue
         pairs += contexts
@@ -71,11 +99,8 @@ def train_span(
                 score = np.float32(0.0)
                 for d in range(dim):
                     score += input_row[d] * output_row[d]
-                # One exponential gives both the sigmoid and the loss, -log sigmoid(+-s), stably.
-                small = math.exp(-abs(score))
-                probability = 1.0 / (1.0 + small) if score >= 0 else small / (1.0 + small)
-                signed = score if target_index == 0 else -score
-                loss += math.log1p(small) + max(-signed, 0.0)
+                probability, pair_loss = _logistic(score, target_index == 0)
+                loss += pair_loss
                 gradient = np.float32((label - probability) * rate)
                 update_row = context_update[context]
                 for d in range(dim):
@@ -91,6 +116,71 @@ def train_span(
     return loss, pairs
 
 
+@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
+def train_span_cbow(
+    input_vectors: np.ndarray,
+    output_vectors: np.ndarray,
+    words: np.ndarray,
+    sentences: np.ndarray,
+    reach: np.ndarray,
+    noise: np.ndarray,
+    first: int,
+    last: int,
+    learning_rate: float,
+    final_learning_rate: float,
+    mean: bool,
+) -> tuple[float, int]:
+    """CBOW's updates for the centres words[first:last]; return (loss sum, centres trained).
+
+    The context vectors' mean (or sum, when `mean` is False) predicts the centre word against its
+    noise words. As in word2vec and gensim, with the mean every context word takes the whole error
+    back, and with the sum each takes its share.
+    """
+    dim = input_vectors.shape[1]
+    span = max(last - first, 1)
+    context_rows = np.empty(2 * int(reach.max()) if len(reach) else 0, np.int64)
+    hidden = np.empty(dim, np.float32)
+    error = np.empty(dim, np.float32)
+    loss = 0.0
+    examples = 0
+    for centre in range(first, last):
+        rate = learning_rate + (final_learning_rate - learning_rate) * (centre - first) / span
+        contexts = _gather_contexts(words, sentences, reach, centre, context_rows)
+        if contexts == 0:
+            continue
+        examples += 1
+        hidden[:] = 0.0
+        for context in range(contexts):
+            input_row = input_vectors[context_rows[context]]
+            for d in range(dim):
+                hidden[d] += input_row[d]
+        if mean:
+            hidden *= np.float32(1.0 / contexts)
+        error[:] = 0.0
+        centre_word = words[centre]
+        for target_index in range(noise.shape[1] + 1):
+            target = centre_word if target_index == 0 else noise[centre, target_index - 1]
+            if target_index > 0 and target == centre_word:
+                continue
+            output_row = output_vectors[target]
+            score = np.float32(0.0)
+            for d in range(dim):
+                score += hidden[d] * output_row[d]
+            probability, pair_loss = _logistic(score, target_index == 0)
+            loss += pair_loss
+            gradient = np.float32(((1.0 if target_index == 0 else 0.0) - probability) * rate)
+            for d in range(dim):
+                error[d] += gradient * output_row[d]
+                output_row[d] += gradient * hidden[d]
+        if not mean:
+            error *= np.float32(1.0 / contexts)
+        for context in range(contexts):
+            input_row = input_vectors[context_rows[context]]
+            for d in range(dim):
+                input_row[d] += error[d]
+    return loss, examples
+
+
 class ParallelSpans:
     """Trains each block with one `train_span` per thread, then merges the threads' work.
 
@@ -102,7 +192,15 @@ class ParallelSpans:
     enough that merging, which touches every row, costs little next to training.
     """
 
-    def __init__(self, input_vectors: torch.Tensor, output_vectors: torch.Tensor, threads: int):
+    def __init__(
+        self,
+        input_vectors: torch.Tensor,
+        output_vectors: torch.Tensor,
+        threads: int,
+        span: Callable[..., tuple[float, int]] = train_span,
+    ):
+        """`span` is the loop to run: `train_span` (skip-gram) or `train_span_cbow` with its mode."""
+        self.span = span
         self.shared = (input_vectors, output_vectors)
         self.threads = threads
         self.copies = (
@@ -128,7 +226,7 @@ class ParallelSpans:
         count = len(words)
         if self.pool is None:
             matrices = (self.shared[0].numpy(), self.shared[1].numpy())
-            return train_span(*matrices, *arrays, 0, count, learning_rate, final_learning_rate)
+            return self.span(*matrices, *arrays, 0, count, learning_rate, final_learning_rate)
         loss, pairs = 0.0, 0
         step = self.round_centres * self.threads
         for start in range(0, count, step):
@@ -149,7 +247,7 @@ class ParallelSpans:
         # Every thread runs through the round's whole learning-rate range at the same time.
         futures = [
             self.pool.submit(
-                train_span,
+                self.span,
                 inputs.numpy(),
                 outputs.numpy(),
                 *arrays,

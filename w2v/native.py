@@ -30,7 +30,7 @@ from tokenizers import Tokenizer
 
 from w2v.errors import ConfigError, FormatError
 from w2v.fileio import atomic_path, atomic_write
-from w2v.formats import _check_words
+from w2v.formats import _check_words, _first_duplicate
 from w2v.tokenizer import load_tokenizer, save_tokenizer
 from w2v.vocab import Vocabulary
 
@@ -110,8 +110,7 @@ def write_native(
     Vocabulary(words, known).save(written[1])
     if tokenizer is not None:
         written.append(folder / TOKENIZER)
-        with atomic_path(written[-1]) as temporary:
-            save_tokenizer(tokenizer, temporary)
+        save_tokenizer(tokenizer, written[-1])
     else:
         # A tokenizer left from an earlier model in this folder is not this model's.
         (folder / TOKENIZER).unlink(missing_ok=True)
@@ -178,8 +177,8 @@ def _read_config(path: Path) -> dict[str, Any]:
     for key, kind in {"words": int, "dim": int, "counts": bool}.items():
         if type(config.get(key)) is not kind:
             raise FormatError(f"{path}: '{key}' is missing or not of type {kind.__name__}")
-    if not isinstance(config.get("training"), dict | None):
-        raise FormatError(f"{path}: 'training' is neither settings nor null")
+    if not isinstance(config.get("training", ()), dict | None):
+        raise FormatError(f"{path}: 'training' is missing, or neither settings nor null")
     return config
 
 
@@ -200,7 +199,14 @@ def _read_vocabulary(path: Path, size: int) -> Vocabulary:
         raise FormatError(f"{path}: not 'word count' lines")
     if len(counts) != size:
         raise FormatError(f"{path}: {len(counts)} words, not {size} as {CONFIG} says")
-    return Vocabulary(fields[0::2], counts)
+    words = fields[0::2]
+    duplicate = _first_duplicate(words)
+    if duplicate is not None:
+        word, first, second = duplicate
+        raise FormatError(
+            f"{path}: the word {word!r} appears twice, in lines {first + 1} and {second + 1}"
+        )
+    return Vocabulary(words, counts)
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:

@@ -117,11 +117,13 @@ def _bar(description: str, total: int | None, unit: str, show: bool) -> tqdm:
     return tqdm(total=total, desc=description, unit=unit, unit_scale=True, disable=not show)
 
 
-def _batches(files: Sequence[Path], bar: tqdm) -> Iterator[list[tuple[str, bool]]]:
+def _batches(
+    files: Sequence[Path], bar: tqdm, warn: bool = True
+) -> Iterator[list[tuple[str, bool]]]:
     """The files' pieces of text (see read_pieces) in batches of about BATCH_CHARS characters."""
     batch: list[tuple[str, bool]] = []
     size = 0
-    for piece in read_pieces(files):
+    for piece in read_pieces(files, warn=warn):
         batch.append(piece)
         size += len(piece[0]) + 1
         if size >= BATCH_CHARS:
@@ -148,7 +150,8 @@ def _encode(files: Sequence[Path], tokenizer: Tokenizer, work: Path, progress: b
         ids_path.open("wb") as ids_file,
         ends_path.open("wb") as ends_file,
     ):
-        for batch in _batches(files, bar):
+        # The word-learning read above has already warned about any invalid UTF-8.
+        for batch in _batches(files, bar, warn=False):
             encoded = encode(tokenizer, [text for text, _ in batch])
             ids_file.write(np.concatenate(encoded).tobytes())
             offsets = position + np.cumsum([len(ids) for ids in encoded], dtype=np.int64)

@@ -1,15 +1,16 @@
-"""One batched skip-gram update with negative sampling, with hand-written gradients.
+"""Batched updates with negative sampling, skip-gram and CBOW, with hand-written gradients.
 
 word2vec trains, for every centre word and every context word within the centre's window, the
 context's input vector to score the centre's output vector high and a few noise words' output
-vectors low. Here a batch of consecutive centre words is updated at once. Each centre's noise words
-are shared by all of its context words (the HogBatch arrangement), so each centre costs three small
-matrix products: (targets x dim) @ (dim x window) and the two products for the gradients.
+vectors low (skip-gram), or the mean of the context vectors to do so (CBOW). Here a batch of
+consecutive centre words is updated at once. Each centre's noise words are shared by all of its
+context words (the HogBatch arrangement), so each centre costs a few small matrix products.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -25,7 +26,7 @@ def sample_noise(
     cumulative: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator
 ) -> torch.Tensor:
     """Draw word ids from the noise distribution given as a cumulative table."""
-    uniform = torch.rand(shape, dtype=torch.float64, generator=generator)
+    uniform = torch.rand(shape, dtype=torch.float64, generator=generator, device=cumulative.device)
     return torch.searchsorted(cumulative, uniform).clamp_(max=len(cumulative) - 1)
 
 
@@ -109,6 +110,67 @@ def skipgram_step(
     return loss, int(pairs.sum())
 
 
+def cbow_step(
+    input_vectors: torch.Tensor,
+    output_vectors: torch.Tensor,
+    words: torch.Tensor,
+    sentences: torch.Tensor,
+    reach: torch.Tensor,
+    noise: torch.Tensor,
+    learning_rate: float,
+    window: int,
+    max_row_pairs: float = math.inf,
+    mean: bool = True,
+) -> tuple[float, int]:
+    """CBOW's update of both matrices for the centres words[window:-window]; return (loss, centres).
+
+    Arguments as for `skipgram_step`. The context vectors' mean (the sum when `mean` is False)
+    scores the centre word against its noise words; as in word2vec and gensim, with the mean every
+    context word takes the whole error back, with the sum each takes its share. Rows used by more
+    than `max_row_pairs` centres of the batch get the mean of their updates times that number.
+    """
+    centres, span = len(reach), 2 * window + 1
+    context_mask = window_mask(reach, sentences, window).float()
+    contexts = context_mask.sum(1)
+    trained = contexts > 0
+    share = 1.0 / contexts.clamp(min=1)
+    hidden = torch.bmm(input_vectors[words].unfold(0, span, 1), context_mask[:, :, None]).squeeze(2)
+    if mean:
+        hidden *= share[:, None]
+    centre_words = words[window : window + centres]
+    targets = torch.cat([centre_words[:, None], noise], 1)
+    target_mask = torch.cat(
+        [trained[:, None], (noise != centre_words[:, None]) & trained[:, None]], 1
+    )
+    target = output_vectors[targets]  # centres x (1 + negatives) x dim
+    scores = torch.bmm(target, hidden[:, :, None]).squeeze(2)
+    labels = torch.zeros(1, targets.shape[1], device=scores.device)
+    labels[0, 0] = 1.0
+    signed = torch.where(labels.bool(), scores, -scores)
+    loss = -(torch.nn.functional.logsigmoid(signed) * target_mask).sum(dtype=torch.float64).item()
+    gradient = (labels - torch.sigmoid(scores)).mul_(target_mask).mul_(learning_rate)
+
+    target_update = gradient[:, :, None] * hidden[:, None, :]
+    error = torch.bmm(gradient[:, None, :], target).squeeze(1)
+    if not mean:
+        error *= share[:, None]
+    word_update = torch.zeros(len(words), input_vectors.shape[1], device=input_vectors.device)
+    context_uses = torch.zeros(len(words), device=input_vectors.device)
+    for offset in range(span):  # every context word of a centre takes that centre's error
+        word_update[offset : offset + centres] += context_mask[:, offset, None] * error
+        context_uses[offset : offset + centres] += context_mask[:, offset]
+    if math.isfinite(max_row_pairs):
+        target_update *= _row_scale(
+            targets, target_mask.float(), len(output_vectors), max_row_pairs
+        )[..., None]
+        word_update *= _row_scale(words, context_uses, len(input_vectors), max_row_pairs)[:, None]
+    input_vectors.index_add_(0, words, word_update)
+    output_vectors.index_add_(
+        0, targets.reshape(-1), target_update.reshape(-1, target_update.shape[-1])
+    )
+    return loss, int(trained.sum())
+
+
 def _row_scale(rows: torch.Tensor, uses: torch.Tensor, size: int, max_uses: float) -> torch.Tensor:
     """For each entry of `rows`, min(1, max_uses / total uses of that row in the batch)."""
     totals = torch.zeros(size, device=rows.device).index_add_(
@@ -129,8 +191,11 @@ def train_block(
     window: int,
     batch_words: int,
     max_row_pairs: float,
+    step: Callable[..., tuple[float, int]] = skipgram_step,
 ) -> tuple[float, int]:
     """Train on one block of kept words in batches of `batch_words` centres; return (loss sum, pairs).
+
+    `step` is the batched update: `skipgram_step`, or `cbow_step` with its mode.
 
     The learning rate falls linearly from `learning_rate` to `final_learning_rate` over the block.
     """
@@ -141,7 +206,7 @@ def train_block(
     for first in range(0, count, batch_words):
         last = min(first + batch_words, count)
         rate = learning_rate + (final_learning_rate - learning_rate) * first / count
-        loss, pairs = skipgram_step(
+        loss, pairs = step(
             input_vectors,
             output_vectors,
             words[first : last + 2 * window],

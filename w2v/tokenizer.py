@@ -10,6 +10,7 @@ from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers, trainers
 from tokenizers.models import WordLevel
 
 from w2v.errors import ConfigError, FormatError
+from w2v.fileio import atomic_path
 
 UNKNOWN = "[unknown word]"  # holds a space, so no word from either split can be spelled like it
 SPLITS = ("words", "whitespace")
@@ -72,8 +73,9 @@ def words_of(tokenizer: Tokenizer, text: str) -> list[str]:
 
 
 def save_tokenizer(tokenizer: Tokenizer, path: str | Path) -> None:
-    """Write the tokenizer as the library's JSON file."""
-    tokenizer.save(str(path))
+    """Write the tokenizer as the library's JSON file, whole or not at all."""
+    with atomic_path(path) as temporary:
+        tokenizer.save(str(temporary))
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:

@@ -1,0 +1,238 @@
+"""Saving and loading training state, so that a killed run resumes where its last checkpoint left it.
+
+A checkpoint folder holds two parts. The corpus part is written once, when training starts: the
+encoded corpus, so that resuming does not read, count and encode the text again, with the
+vocabulary, the tokenizer, and in corpus.json (written last) the settings and a fingerprint of
+the corpus files. The state part is one safetensors file, replaced whole at every checkpoint:
+
+    DIR/tokens.int32         the corpus as vocabulary ids (EncodedCorpus.tokens), memory-mapped
+    DIR/sentence_ends.int64  EncodedCorpus.sentence_ends
+    DIR/vocab.txt            `word count` lines (w2v.vocab's format)
+    DIR/tokenizer.json       the tokenizer, mapping words to the vocabulary's ids
+    DIR/corpus.json          {"format": "w2v-checkpoint", "version": 1, "config": TrainConfig,
+                              "fingerprint": [[file, size, mtime_ns], ...], "raw_words": N,
+                              "block_words": words per block}
+    DIR/state.safetensors    "input_vectors", "output_vectors", "generator" (torch's uint8 state);
+                             its metadata "state" is JSON: the next block (epoch, block), words_done,
+                             the epoch's loss tallies and seconds so far, and the finished epochs
+
+The matrices and the position they belong to share one file, so every file under its real name
+belongs to one consistent checkpoint: a kill while checkpointing leaves the previous one in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from tokenizers import Tokenizer
+
+from w2v.corpus import Source
+from w2v.encode import EncodedCorpus
+from w2v.errors import ConfigError, FormatError
+from w2v.fileio import atomic_path, atomic_write
+from w2v.tokenizer import load_tokenizer, save_tokenizer
+from w2v.vocab import Vocabulary
+
+FORMAT = "w2v-checkpoint"
+VERSION = 1
+TOKENS, ENDS, VOCABULARY, TOKENIZER, CORPUS, STATE = (
+    "tokens.int32",
+    "sentence_ends.int64",
+    "vocab.txt",
+    "tokenizer.json",
+    "corpus.json",
+    "state.safetensors",
+)
+
+
+@dataclass
+class CheckpointPlan:
+    """Where and how often training saves its state, and whether it starts from the state there."""
+
+    folder: Path
+    every_seconds: float = float("inf")  # besides every epoch end
+    resume: bool = False
+
+
+@dataclass
+class TrainingState:
+    """Everything training needs to go on from a block boundary as if it had never stopped."""
+
+    epoch: int  # of the next block to train, from 0
+    block: int  # within that epoch, from 0
+    words_done: int  # corpus words trained so far, over all epochs; sets the learning rate
+    epoch_loss: float
+    epoch_pairs: int
+    epoch_seconds: float  # spent on this epoch before the checkpoint
+    input_vectors: torch.Tensor
+    output_vectors: torch.Tensor
+    generator_state: torch.Tensor
+    history: list[dict[str, Any]] = field(default_factory=list)  # EpochRecords as dicts
+
+
+def default_folder(output: str | os.PathLike) -> Path:
+    """The checkpoint folder of a run writing `output`: `OUTPUT.checkpoint` beside it."""
+    path = Path(output)
+    return path.with_name(path.name + ".checkpoint")
+
+
+def fingerprint(sources: list[Source]) -> list[list[Any]]:
+    """A cheap identity of the corpus: each file's absolute path, size and modification time."""
+    found: list[list[Any]] = []
+    for source in sources:
+        if isinstance(source, Path):
+            status = source.stat()
+            found.append([str(source.resolve()), status.st_size, status.st_mtime_ns])
+        else:
+            found.append([str(source)])
+    return found
+
+
+def save_corpus(
+    folder: Path,
+    config: dict[str, Any],
+    corpus_fingerprint: list[list[Any]],
+    vocabulary: Vocabulary,
+    tokenizer: Tokenizer,
+    corpus: EncodedCorpus,
+    block_words: int,
+) -> None:
+    """Start a checkpoint folder: the encoded corpus, vocabulary and tokenizer, corpus.json last."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"{folder}: cannot make the checkpoint folder ({error})") from None
+    # An earlier run's state must not pass for this run's while the corpus part is replaced.
+    (folder / STATE).unlink(missing_ok=True)
+    (folder / CORPUS).unlink(missing_ok=True)
+    with atomic_path(folder / TOKENS) as temporary:
+        if isinstance(corpus.tokens, np.memmap):
+            shutil.copyfile(corpus.tokens.filename, temporary)  # no second copy in memory
+        else:
+            corpus.tokens.astype(np.int32).tofile(temporary)
+    atomic_write(folder / ENDS, corpus.sentence_ends.astype(np.int64).tobytes())
+    vocabulary.save(folder / VOCABULARY)
+    save_tokenizer(tokenizer, folder / TOKENIZER)
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config,
+        "fingerprint": corpus_fingerprint,
+        "raw_words": corpus.raw_words,
+        "block_words": block_words,
+    }
+    atomic_write(folder / CORPUS, (json.dumps(header, indent=2) + "\n").encode("utf-8"))
+
+
+def load_corpus(
+    folder: Path, config: dict[str, Any], corpus_fingerprint: list[list[Any]], block_words: int
+) -> tuple[Vocabulary, Tokenizer, EncodedCorpus]:
+    """The vocabulary, tokenizer and encoded corpus of a checkpoint made with these very settings
+    and corpus; ConfigError naming the first difference otherwise."""
+    header = _read_header(folder)
+    for key, value in config.items():
+        if header["config"].get(key) != value:
+            raise ConfigError(
+                f"{folder}: checkpoint made with {key.replace('_', '-')} "
+                f"{header['config'].get(key)!r}, this run has {value!r}: resume with the same settings"
+            )
+    if header["fingerprint"] != corpus_fingerprint:
+        raise ConfigError(
+            f"{folder}: checkpoint made on another corpus, or its files changed since: "
+            "resume with the same corpus"
+        )
+    if header["block_words"] != block_words:
+        raise ConfigError(
+            f"{folder}: checkpoint made with blocks of {header['block_words']} words, "
+            f"this w2v uses {block_words}"
+        )
+    vocabulary = Vocabulary.load(folder / VOCABULARY)
+    tokenizer = load_tokenizer(folder / TOKENIZER)
+    try:
+        ends = np.fromfile(folder / ENDS, dtype=np.int64)
+        tokens = (
+            np.memmap(folder / TOKENS, dtype=np.int32, mode="r")
+            if (folder / TOKENS).stat().st_size
+            else np.zeros(0, np.int32)
+        )
+    except OSError as error:
+        raise FormatError(f"{folder}: cannot read the encoded corpus ({error})") from None
+    if len(ends) == 0 or ends[-1] != len(tokens):
+        raise FormatError(f"{folder}: {TOKENS} and {ENDS} do not match")
+    return vocabulary, tokenizer, EncodedCorpus(tokens, ends, header["raw_words"])
+
+
+def save_state(folder: Path, state: TrainingState) -> None:
+    """Replace the checkpoint's state file with `state`, whole or not at all."""
+    tensors = {
+        "input_vectors": state.input_vectors.detach().cpu().contiguous(),
+        "output_vectors": state.output_vectors.detach().cpu().contiguous(),
+        "generator": state.generator_state.cpu(),
+    }
+    position = {
+        "epoch": state.epoch,
+        "block": state.block,
+        "words_done": state.words_done,
+        "epoch_loss": state.epoch_loss,
+        "epoch_pairs": state.epoch_pairs,
+        "epoch_seconds": state.epoch_seconds,
+        "history": state.history,
+    }
+    with atomic_path(folder / STATE) as temporary:
+        save_file(tensors, temporary, metadata={"state": json.dumps(position)})
+
+
+def load_state(folder: Path) -> TrainingState:
+    """The training state saved in `folder`."""
+    path = folder / STATE
+    if not path.is_file():
+        raise ConfigError(
+            f"{folder}: holds no training state: the run stopped before its first checkpoint"
+        )
+    try:
+        with safe_open(path, framework="pt", device="cpu") as file:
+            position = json.loads(file.metadata()["state"])
+            # Copies: training writes into the matrices, and a memory-mapped file is read-only.
+            tensors = {name: file.get_tensor(name).clone() for name in file.keys()}  # noqa: SIM118 (not iterable)
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
+        raise FormatError(f"{path}: not a w2v training state ({error})") from None
+    return TrainingState(
+        input_vectors=tensors["input_vectors"],
+        output_vectors=tensors["output_vectors"],
+        generator_state=tensors["generator"],
+        **position,
+    )
+
+
+def remove(folder: Path) -> None:
+    """Delete the checkpoint's files, and the folder if nothing else is left in it."""
+    for name in (STATE, CORPUS, TOKENS, ENDS, VOCABULARY, TOKENIZER):
+        (folder / name).unlink(missing_ok=True)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def _read_header(folder: Path) -> dict[str, Any]:
+    path = folder / CORPUS
+    try:
+        header = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{folder}: not a w2v checkpoint folder (no {CORPUS})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FormatError(f"{path}: cannot read ({error})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise FormatError(f"{path}: not a w2v checkpoint")
+    if header.get("version") != VERSION:
+        raise FormatError(
+            f"{path}: checkpoint version {header.get('version')!r}; this w2v reads version {VERSION}"
+        )
+    return header
