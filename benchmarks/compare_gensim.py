@@ -51,12 +51,14 @@ def split_into_lines(corpus: Path, out: Path, words_per_line: int = 10_000) -> N
             target.write(" ".join(pending) + "\n")
 
 
-def run_w2v(corpus: str, out: str, epochs: int, threads: int, model: str) -> dict:
+def run_w2v(corpus: str, out: str, epochs: int, threads: int, architecture: str) -> dict:
     """Child process: train w2v and report its timings."""
     import w2v
 
     start = time.perf_counter()
-    config = w2v.TrainConfig(**SETTINGS, epochs=epochs, threads=threads, device="cpu", model=model)
+    config = w2v.TrainConfig(
+        **SETTINGS, epochs=epochs, threads=threads, device="cpu", model=architecture
+    )
     model = w2v.train([corpus], config, progress=False)
     model.vectors.save(out)
     return {
@@ -67,13 +69,13 @@ def run_w2v(corpus: str, out: str, epochs: int, threads: int, model: str) -> dic
     }
 
 
-def run_gensim(corpus: str, out: str, epochs: int, threads: int, model: str) -> dict:
+def run_gensim(corpus: str, out: str, epochs: int, threads: int, architecture: str) -> dict:
     """Child process: train gensim with the same settings and report its timings."""
     from gensim.models import Word2Vec
 
     start = time.perf_counter()
     model = Word2Vec(
-        sg=1 if model == "skipgram" else 0,
+        sg=1 if architecture == "skipgram" else 0,
         cbow_mean=1,
         vector_size=SETTINGS["dim"],
         window=SETTINGS["window"],
@@ -103,7 +105,9 @@ def run_gensim(corpus: str, out: str, epochs: int, threads: int, model: str) -> 
     }
 
 
-def run_child(system: str, corpus: Path, out: Path, epochs: int, threads: int) -> dict:
+def run_child(
+    system: str, corpus: Path, out: Path, epochs: int, threads: int, architecture: str
+) -> dict:
     """Run one system in a fresh interpreter; add its peak resident memory and its scores."""
     command = [
         sys.executable,
@@ -114,6 +118,7 @@ def run_child(system: str, corpus: Path, out: Path, epochs: int, threads: int) -
         str(out),
         str(epochs),
         str(threads),
+        architecture,
     ]
     completed = subprocess.run(command, check=True, capture_output=True, text=True)
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -128,9 +133,11 @@ def run_child(system: str, corpus: Path, out: Path, epochs: int, threads: int) -
     return figures
 
 
-def child_main(system: str, corpus: str, out: str, epochs: str, threads: str, model: str) -> None:
+def child_main(
+    system: str, corpus: str, out: str, epochs: str, threads: str, architecture: str
+) -> None:
     runner = run_w2v if system == "w2v" else run_gensim
-    figures = runner(corpus, out, int(epochs), int(threads), model)
+    figures = runner(corpus, out, int(epochs), int(threads), architecture)
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(figures))
 
@@ -181,7 +188,12 @@ def main() -> None:
             for system in order:
                 corpus = args.corpus if system == "w2v" else lines
                 figures = run_child(
-                    system, corpus, Path(work) / f"{system}.bin", args.epochs, args.threads
+                    system,
+                    corpus,
+                    Path(work) / f"{system}.bin",
+                    args.epochs,
+                    args.threads,
+                    args.model,
                 )
                 results[system].append(figures)
                 print(system, json.dumps(figures), flush=True)

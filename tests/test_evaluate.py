@@ -405,3 +405,22 @@ def test_shipped_google_set_parses():
     assert result.sections[0].name == "capital-common-countries"
     assert counts(result.overall) == (3, 3, 19544)
     assert result.skipped_lines == 0
+
+
+def test_words_that_keep_questions_out_are_named_with_near_spellings(tmp_path):
+    words = ["king", "queen", "man", "woman", "paris", "france"]
+    kv = KeyedVectors(words, torch.eye(6))
+    questions = tmp_path / "q.txt"
+    questions.write_text(": s\nkng queen man woman\nking queen man woman\nzzzq x king queen\n")
+    result = evaluate_analogies(kv, questions)
+    assert result.missing_words == ["kng", "zzzq", "x"]
+    assert (
+        "not among the 6 words searched: 'kng' (did you mean 'king'?), 'zzzq', 'x'"
+        in result.format()
+    )
+    assert result.to_dict()["missing_words"] == ["kng", "zzzq", "x"]
+    pairs = tmp_path / "p.tsv"
+    pairs.write_text("king\tqueen\t9\nparis\tfrnce\t8\n")
+    similarity = evaluate_similarity(kv, pairs)
+    assert similarity.missing_words == ["frnce"]
+    assert "'frnce' (did you mean 'france'?)" in similarity.format()

@@ -7,7 +7,7 @@ The protocol is the one the literature reports (gensim's ``evaluate_word_analogi
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 
 from w2v.errors import ConfigError, FormatError
+from w2v.vectors import name_missing
 
 if TYPE_CHECKING:
     from w2v.vectors import KeyedVectors
@@ -29,6 +30,8 @@ _MAX_BATCH = 1000
 # Keep each batch's score matrix near 128 MiB of float32 however large restrict_vocab is.
 _SCORE_ELEMENTS = 1 << 25
 _COSMUL_EPS = 1e-6
+# Words named, with near spellings, when questions are left out for want of them.
+MISSING_NAMED = 5
 
 
 def shipped_list(name: str) -> Path:
@@ -121,6 +124,8 @@ class AnalogyResult:
     restrict_vocab: int  # rows actually searched: min(requested, vocabulary size)
     sections: list[SectionScore]
     skipped_lines: int
+    missing_words: list[str] = field(default_factory=list)  # kept questions out, in file order
+    missing_named: str = ""  # the first few, with near spellings from the vocabulary
 
     @property
     def semantic(self) -> SectionScore:
@@ -144,6 +149,7 @@ class AnalogyResult:
             "method": self.method,
             "restrict_vocab": self.restrict_vocab,
             "skipped_lines": self.skipped_lines,
+            "missing_words": self.missing_words,
             "sections": [s.to_dict(include_wrong) for s in self.sections],
             "semantic": self.semantic.to_dict(),
             "syntactic": self.syntactic.to_dict(),
@@ -172,6 +178,8 @@ class AnalogyResult:
             lines.append(f"{row(s)}  coverage {s.evaluated}/{s.total} ({coverage})")
         if self.skipped_lines:
             lines.append(f"skipped {self.skipped_lines} malformed lines")
+        if self.missing_words:
+            lines.append(_missing_line(self.missing_words, self.missing_named, self.restrict_vocab))
         return "\n".join(lines)
 
 
@@ -186,6 +194,8 @@ class SimilarityResult:
     pairs_total: int
     skipped_lines: int
     restrict_vocab: int  # rows searched: min(requested, vocabulary size), all rows by default
+    missing_words: list[str] = field(default_factory=list)  # kept pairs out, in file order
+    missing_named: str = ""  # the first few, with near spellings from the vocabulary
 
     @property
     def coverage(self) -> float:
@@ -202,6 +212,7 @@ class SimilarityResult:
             "pairs_total": self.pairs_total,
             "coverage": self.coverage,
             "skipped_lines": self.skipped_lines,
+            "missing_words": self.missing_words,
             "restrict_vocab": self.restrict_vocab,
         }
 
@@ -215,6 +226,10 @@ class SimilarityResult:
         )
         if self.skipped_lines:
             line += f"  skipped {self.skipped_lines} malformed lines"
+        if self.missing_words:
+            line += "\n" + _missing_line(
+                self.missing_words, self.missing_named, self.restrict_vocab
+            )
         return line
 
 
@@ -366,7 +381,9 @@ def evaluate_analogies(
             else:
                 a, b, c, d = questions[i]
                 section.wrong.append(WrongAnswer((a, b, c), d, kv.words[row], expected, score))
-    return AnalogyResult(str(path), method, rows, sections, skipped)
+    missing = _missing(kv.words, index, (w for words in questions for w in words))
+    named = name_missing(missing[:MISSING_NAMED], kv.words)
+    return AnalogyResult(str(path), method, rows, sections, skipped, missing, named)
 
 
 def _average_ranks(x: torch.Tensor) -> torch.Tensor:
@@ -443,4 +460,18 @@ def evaluate_similarity(
         gold = torch.tensor(human, dtype=torch.float64)
         spearman = _pearson(_average_ranks(gold), _average_ranks(cosine))
         pearson = _pearson(gold, cosine)
-    return SimilarityResult(str(path), spearman, pearson, len(left), len(pairs), skipped, rows)
+    missing = _missing(kv.words, index, (w for w1, w2, _ in pairs for w in (w1, w2)))
+    named = name_missing(missing[:MISSING_NAMED], kv.words)
+    return SimilarityResult(
+        str(path), spearman, pearson, len(left), len(pairs), skipped, rows, missing, named
+    )
+
+
+def _missing(words: Sequence[str], index: dict[str, int], asked: Iterable[str]) -> list[str]:
+    """The asked words with no case variant among the searched rows, each once, in order."""
+    return [word for word in dict.fromkeys(asked) if word.lower() not in index]
+
+
+def _missing_line(missing: list[str], named: str, rows: int) -> str:
+    more = f" and {len(missing) - MISSING_NAMED} more" if len(missing) > MISSING_NAMED else ""
+    return f"not among the {rows:,} words searched: {named}{more}"

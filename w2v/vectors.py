@@ -254,12 +254,7 @@ class KeyedVectors:
 
     def _not_in_vocabulary(self, missing: list[str]) -> OutOfVocabularyError:
         """An error naming the `missing` words, each with the closest spelling in the vocabulary."""
-        candidates = self.words[:SUGGESTION_CANDIDATES]
-        named = []
-        for word in missing:
-            close = difflib.get_close_matches(word, candidates, n=1)
-            named.append(f"{word!r} (did you mean {close[0]!r}?)" if close else repr(word))
-        return OutOfVocabularyError("not in the vocabulary: " + ", ".join(named))
+        return OutOfVocabularyError("not in the vocabulary: " + name_missing(missing, self.words))
 
     def _query_units(
         self, positive: str | Sequence[str] | torch.Tensor, negative: str | Sequence[str]
@@ -307,6 +302,16 @@ class KeyedVectors:
             for value, row in zip(values.tolist(), rows.tolist(), strict=True)
             if row not in excluded
         ]
+
+
+def name_missing(missing: Sequence[str], vocabulary: Sequence[str]) -> str:
+    """The `missing` words quoted, each with the closest spelling among the most frequent words."""
+    candidates = vocabulary[:SUGGESTION_CANDIDATES]
+    named = []
+    for word in missing:
+        close = difflib.get_close_matches(word, candidates, n=1)
+        named.append(f"{word!r} (did you mean {close[0]!r}?)" if close else repr(word))
+    return ", ".join(named)
 
 
 def load(path: str | os.PathLike) -> KeyedVectors:
