@@ -203,6 +203,7 @@ def main() -> None:
     }
     settings = {
         "corpus": str(args.corpus),
+        "model": args.model,
         "epochs": args.epochs,
         "threads": args.threads,
         "runs": args.runs,
