@@ -2,11 +2,13 @@
 
     python benchmarks/compare_gensim.py [--corpus ../shared/data/wiki17m.txt] [--epochs 5]
                                         [--threads 2] [--runs 1] [--out benchmarks/results]
+                                        [--model skipgram|cbow] [--hs]
 
 Each run trains both systems, alternating which goes first, each in a child process of its own so
 that its peak memory is its own. gensim gets the same words split into lines of 10,000 (its
 corpus_file mode trains on only the first 10,000 words of a line). Both are scored by w2v's
-evaluation, which matches gensim's own protocol. Writes JSON and a markdown table of the figures
+evaluation, which matches gensim's own protocol. `--hs` trains both with hierarchical softmax
+instead of negative sampling (w2v `--hs --negative 0`, gensim `hs=1, negative=0`). Writes JSON and a markdown table of the figures
 and their ratios. gensim is a benchmark-only dependency: pip install gensim.
 """
 
@@ -51,13 +53,16 @@ def split_into_lines(corpus: Path, out: Path, words_per_line: int = 10_000) -> N
             target.write(" ".join(pending) + "\n")
 
 
-def run_w2v(corpus: str, out: str, epochs: int, threads: int, architecture: str) -> dict:
+def run_w2v(
+    corpus: str, out: str, epochs: int, threads: int, architecture: str, hs: bool = False
+) -> dict:
     """Child process: train w2v and report its timings."""
     import w2v
 
     start = time.perf_counter()
+    settings = SETTINGS | ({"negative": 0} if hs else {})
     config = w2v.TrainConfig(
-        **SETTINGS, epochs=epochs, threads=threads, device="cpu", model=architecture
+        **settings, epochs=epochs, threads=threads, device="cpu", model=architecture, hs=hs
     )
     model = w2v.train([corpus], config, progress=False)
     model.vectors.save(out)
@@ -69,7 +74,9 @@ def run_w2v(corpus: str, out: str, epochs: int, threads: int, architecture: str)
     }
 
 
-def run_gensim(corpus: str, out: str, epochs: int, threads: int, architecture: str) -> dict:
+def run_gensim(
+    corpus: str, out: str, epochs: int, threads: int, architecture: str, hs: bool = False
+) -> dict:
     """Child process: train gensim with the same settings and report its timings."""
     from gensim.models import Word2Vec
 
@@ -79,7 +86,8 @@ def run_gensim(corpus: str, out: str, epochs: int, threads: int, architecture: s
         cbow_mean=1,
         vector_size=SETTINGS["dim"],
         window=SETTINGS["window"],
-        negative=SETTINGS["negative"],
+        negative=0 if hs else SETTINGS["negative"],
+        hs=1 if hs else 0,
         sample=SETTINGS["sample"],
         min_count=SETTINGS["min_count"],
         alpha=SETTINGS["alpha"],
@@ -106,7 +114,13 @@ def run_gensim(corpus: str, out: str, epochs: int, threads: int, architecture: s
 
 
 def run_child(
-    system: str, corpus: Path, out: Path, epochs: int, threads: int, architecture: str
+    system: str,
+    corpus: Path,
+    out: Path,
+    epochs: int,
+    threads: int,
+    architecture: str,
+    hs: bool = False,
 ) -> dict:
     """Run one system in a fresh interpreter; add its peak resident memory and its scores."""
     command = [
@@ -119,6 +133,7 @@ def run_child(
         str(epochs),
         str(threads),
         architecture,
+        "hs" if hs else "ns",
     ]
     completed = subprocess.run(command, check=True, capture_output=True, text=True)
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -134,10 +149,10 @@ def run_child(
 
 
 def child_main(
-    system: str, corpus: str, out: str, epochs: str, threads: str, architecture: str
+    system: str, corpus: str, out: str, epochs: str, threads: str, architecture: str, loss: str
 ) -> None:
     runner = run_w2v if system == "w2v" else run_gensim
-    figures = runner(corpus, out, int(epochs), int(threads), architecture)
+    figures = runner(corpus, out, int(epochs), int(threads), architecture, hs=loss == "hs")
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(figures))
 
@@ -156,7 +171,9 @@ def markdown(summary: dict, settings: dict) -> str:
     ]
     lines = [
         f"Corpus `{settings['corpus']}`, {settings['epochs']} epochs, {settings['threads']} threads, "
-        f"{settings['model']} dim 100, window 5, negative 5, sample 1e-3, min-count 5; median of {settings['runs']} run(s).",
+        f"{settings['model']} dim 100, window 5, "
+        f"{'hierarchical softmax (negative 0)' if settings.get('hs') else 'negative 5'}, "
+        f"sample 1e-3, min-count 5; median of {settings['runs']} run(s).",
         "",
         "| | w2v | gensim | w2v / gensim |",
         "|---|---:|---:|---:|",
@@ -176,6 +193,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--model", choices=("skipgram", "cbow"), default="skipgram")
+    parser.add_argument("--hs", action="store_true", help="hierarchical softmax, no negatives")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -194,6 +212,7 @@ def main() -> None:
                     args.epochs,
                     args.threads,
                     args.model,
+                    args.hs,
                 )
                 results[system].append(figures)
                 print(system, json.dumps(figures), flush=True)
@@ -207,8 +226,9 @@ def main() -> None:
         "epochs": args.epochs,
         "threads": args.threads,
         "runs": args.runs,
+        "hs": args.hs,
     }
-    name = f"compare_gensim_{args.model}"
+    name = f"compare_gensim_{args.model}" + ("_hs" if args.hs else "")
     (args.out / f"{name}.json").write_text(
         json.dumps({"settings": settings, "runs": results, "median": summary}, indent=2)
     )

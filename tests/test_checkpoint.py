@@ -36,9 +36,11 @@ def test_same_corpus_seed_and_threads_write_identical_bytes(corpus, tmp_path, th
     assert (tmp_path / "a.bin").read_bytes() == (tmp_path / "b.bin").read_bytes()
 
 
-def test_resuming_mid_epoch_gives_the_uninterrupted_vectors(corpus, tmp_path, monkeypatch):
+# With --hs the checkpoint holds the inner nodes' matrix too, and must, for the same bytes.
+@pytest.mark.parametrize("extra", [[], ["--hs"]])
+def test_resuming_mid_epoch_gives_the_uninterrupted_vectors(corpus, tmp_path, monkeypatch, extra):
     monkeypatch.setattr(trainer, "BLOCK_WORDS", 20_000)  # five blocks an epoch
-    assert main(train_args(corpus, tmp_path / "whole.bin")) == 0
+    assert main(train_args(corpus, tmp_path / "whole.bin", *extra)) == 0
 
     save_state = checkpoint.save_state
     saved = []
@@ -51,9 +53,9 @@ def test_resuming_mid_epoch_gives_the_uninterrupted_vectors(corpus, tmp_path, mo
 
     monkeypatch.setattr(checkpoint, "save_state", stop_after_three)
     output, folder = tmp_path / "resumed.bin", tmp_path / "resumed.bin.checkpoint"
-    assert main(train_args(corpus, output, "--checkpoint-every", "1e-9")) == 130
+    assert main(train_args(corpus, output, "--checkpoint-every", "1e-9", *extra)) == 130
     assert saved == [(0, 1), (0, 2), (0, 3)] and not output.exists()
-    assert main(train_args(corpus, output, "--resume", str(folder))) == 0
+    assert main(train_args(corpus, output, "--resume", str(folder), *extra)) == 0
     assert output.read_bytes() == (tmp_path / "whole.bin").read_bytes()
     assert not folder.exists()  # removed once the vectors are written
 

@@ -68,6 +68,22 @@ def test_cbow_recovers_the_structure(trained, kernel, mean):
     assert model.history[-1].loss < model.history[0].loss
 
 
+@pytest.mark.parametrize(
+    ("model", "kernel"),
+    [("skipgram", "numba"), ("cbow", "numba"), ("skipgram", "torch"), ("cbow", "torch")],
+)
+def test_hierarchical_softmax_alone_recovers_the_structure(trained, model, kernel):
+    folder, _, questions = trained
+    config = w2v.TrainConfig(
+        dim=50, threads=2, seed=3, model=model, kernel=kernel, hs=True, negative=0
+    )
+    model = w2v.train([folder / "corpus.txt"], config, progress=False)
+    result = w2v.evaluate_analogies(model.vectors, questions)
+    assert result.to_dict()["overall"]["accuracy"] >= 0.9
+    assert model.history[-1].loss < model.history[0].loss
+    assert not model.output_vectors.any()  # no negative sampling: its matrix stays zero
+
+
 def test_group_members_are_each_others_nearest_neighbours(trained):
     kv = w2v.load(trained[1])
     hits = total = 0

@@ -161,7 +161,11 @@ def test_a_corpus_shorter_than_the_window_trains(tmp_path, capsys):
         (["--window", "-1"], "--window must be at least 1, got -1"),
         (["--sample", "2"], "--sample must be in [0, 1), got 2.0"),
         (["--epochs", "0"], "--epochs must be at least 1, got 0"),
-        (["--negative", "0"], "--negative must be at least 1, got 0"),
+        (
+            ["--negative", "0"],
+            "--negative 0 leaves nothing to train: use --negative 1 or more, or --hs",
+        ),
+        (["--negative", "-1", "--hs"], "--negative must be at least 0, got -1"),
         (["--alpha", "0"], "--alpha must be above 0, got 0.0"),
         (["--min-alpha", "0.5"], "--min-alpha must be in [0, --alpha] = [0, 0.025], got 0.5"),
         (["--device", "cuda"], "--device cuda asked for, but torch sees no CUDA GPU here"),

@@ -1,11 +1,14 @@
 """The compiled CPU kernel: the same updates as the torch step, and a deterministic thread merge."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
 
-from w2v.kernel import ParallelSpans, train_span, train_span_cbow
-from w2v.sgns import cbow_step, skipgram_step
+from w2v.huffman import huffman_tree
+from w2v.kernel import ParallelSpans, train_span, train_span_cbow, train_span_cbow_hs, train_span_hs
+from w2v.sgns import InnerNodes, cbow_step, skipgram_step
 
 
 def random_block(size, vocabulary, window, negatives, seed):
@@ -126,3 +129,76 @@ def test_cbow_kernel_equals_the_torch_cbow_step_taken_one_centre_at_a_time(mean)
     assert abs(loss - step_loss) < 1e-4 * step_loss
     np.testing.assert_allclose(kernel_inputs, step_inputs.numpy(), atol=1e-5)
     np.testing.assert_allclose(kernel_outputs, step_outputs.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("negatives", [0, 4])
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+def test_hierarchical_softmax_kernel_equals_the_torch_step_one_centre_at_a_time(model, negatives):
+    vocabulary, dim, window, rate = 40, 8, 3, 0.05
+    torch.manual_seed(6)
+    inputs, outputs = torch.randn(vocabulary, dim), torch.randn(vocabulary, dim)
+    inner_vectors = torch.randn(vocabulary - 1, dim)
+    tree = huffman_tree(torch.randint(1, 1000, (vocabulary,)).sort(descending=True).values.numpy())
+    words, sentences, reach, noise = random_block(20, vocabulary, window, negatives, seed=7)
+
+    step_inputs, step_outputs, step_inner = inputs.clone(), outputs.clone(), inner_vectors.clone()
+    inner = InnerNodes(step_inner, *tree.to_torch())
+    step = partial(cbow_step, mean=True) if model == "cbow" else skipgram_step
+    padded_words = torch.nn.functional.pad(words, (window, window))
+    padded_sentences = torch.nn.functional.pad(sentences, (window, window), value=-1)
+    step_loss = step_pairs = 0
+    for centre in range(len(words)):
+        loss, pairs = step(
+            step_inputs,
+            step_outputs,
+            padded_words[centre : centre + 2 * window + 1],
+            padded_sentences[centre : centre + 2 * window + 1],
+            reach[centre : centre + 1],
+            noise[centre : centre + 1],
+            rate,
+            window,
+            inner=inner,
+        )
+        step_loss += loss
+        step_pairs += pairs
+
+    kernel = [inputs.numpy().copy(), outputs.numpy().copy(), inner_vectors.numpy().copy()]
+    arrays = (words.numpy(), sentences.numpy(), reach.numpy(), noise.numpy())
+    paths = (tree.codes, tree.points, tree.lengths)
+    if model == "cbow":
+        loss, pairs = train_span_cbow_hs(*kernel, *arrays, 0, len(words), rate, rate, True, *paths)
+    else:
+        loss, pairs = train_span_hs(*kernel, *arrays, 0, len(words), rate, rate, *paths)
+    assert pairs == step_pairs
+    assert abs(loss - step_loss) < 1e-4 * step_loss
+    for mine, expected in zip(kernel, (step_inputs, step_outputs, step_inner), strict=True):
+        np.testing.assert_allclose(mine, expected.numpy(), atol=1e-5)
+    assert not np.allclose(kernel[2], inner_vectors.numpy())  # the inner nodes did learn
+    if negatives == 0:
+        np.testing.assert_array_equal(kernel[1], outputs.numpy())  # no negative sampling
+
+
+def test_threads_merge_the_inner_nodes_too():
+    words, sentences, reach, noise = random_block(2000, 50, 5, 0, seed=8)
+    arrays = tuple(t.numpy() for t in (words, sentences, reach, noise))
+    tree = huffman_tree(np.arange(50, 0, -1) * 10)
+    paths = (tree.codes, tree.points, tree.lengths)
+    start = torch.full((50, 10), 0.01), torch.zeros(50, 10), torch.zeros(49, 10)
+
+    # One round (the block is shorter than a round): each thread trains half on its own copy,
+    # through the round's whole learning-rate range, and the copies' changes add up.
+    expected = [matrix.numpy().copy() for matrix in start]
+    for first, last in ((0, 1000), (1000, 2000)):
+        copy = [matrix.numpy().copy() for matrix in start]
+        train_span_hs(*copy, *arrays, first, last, 0.025, 0.02, *paths)
+        for total, mine, base in zip(expected, copy, start, strict=True):
+            total += mine - base.numpy()
+
+    matrices = tuple(matrix.clone() for matrix in start)
+    span = partial(train_span_hs, codes=tree.codes, points=tree.points, lengths=tree.lengths)
+    parallel = ParallelSpans(*matrices[:2], 2, span, inner_vectors=matrices[2])
+    parallel.train_block(*arrays, 0.025, 0.02)
+    parallel.close()
+    for merged, total in zip(matrices, expected, strict=True):
+        np.testing.assert_allclose(merged.numpy(), total, atol=1e-6)
+    assert matrices[2].abs().sum() > 0 and matrices[1].abs().sum() == 0

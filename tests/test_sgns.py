@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from w2v.sgns import noise_distribution, sample_noise, skipgram_step, window_mask
+from w2v.huffman import huffman_tree
+from w2v.sgns import InnerNodes, noise_distribution, sample_noise, skipgram_step, window_mask
 
 
 def test_window_mask_marks_exactly_the_reachable_positions_in_the_same_sentence():
@@ -83,6 +84,64 @@ def test_step_applies_the_exact_gradient_of_the_negative_sampling_loss():
     assert loss == pytest.approx(expected_loss.item(), rel=1e-5)
     torch.testing.assert_close(input_vectors, inputs.detach() - lr * inputs.grad)
     torch.testing.assert_close(output_vectors, outputs.detach() - lr * outputs.grad)
+
+
+@pytest.mark.parametrize("negatives", [0, 2])
+def test_hierarchical_softmax_step_applies_the_exact_gradient_of_its_loss(negatives):
+    torch.manual_seed(1)
+    vocabulary, dim, window, lr = 12, 6, 2, 0.1
+    input_vectors, output_vectors = torch.randn(vocabulary, dim), torch.randn(vocabulary, dim)
+    inner_vectors = torch.randn(vocabulary - 1, dim)
+    tree = huffman_tree(list(range(100, 100 - vocabulary, -1)))
+    words = torch.tensor([0, 3, 5, 7, 3, 9, 2, 4])
+    sentences = torch.tensor([-1, 0, 0, 0, 0, 0, 1, -1])
+    reach = torch.tensor([2, 1, 2, 2])
+    noise = torch.tensor([[1, 2], [5, 8], [11, 7], [6, 3]])[:, :negatives]
+
+    inputs, outputs, inner = (
+        matrix.clone().requires_grad_() for matrix in (input_vectors, output_vectors, inner_vectors)
+    )
+    expected_loss = torch.zeros((), dtype=torch.float64)
+    for centre in range(4):
+        position = centre + window
+        word = int(words[position])
+        for offset in range(-reach[centre], reach[centre] + 1):
+            context = position + offset
+            if offset == 0 or sentences[context] != sentences[position]:
+                continue
+            vector = inputs[words[context]]
+            for at in range(tree.lengths[word]):  # bit 0 scores high, bit 1 low (word2vec's sign)
+                sign = 1.0 - 2.0 * float(tree.codes[word, at])
+                score = vector @ inner[int(tree.points[word, at])]
+                expected_loss = expected_loss - torch.nn.functional.logsigmoid(sign * score)
+            if negatives:
+                expected_loss = expected_loss - torch.nn.functional.logsigmoid(
+                    vector @ outputs[word]
+                )
+                for negative in noise[centre]:
+                    if negative != word:
+                        expected_loss = expected_loss - torch.nn.functional.logsigmoid(
+                            -(vector @ outputs[negative])
+                        )
+    expected_loss.backward()
+
+    loss, counted = skipgram_step(
+        input_vectors,
+        output_vectors,
+        words,
+        sentences,
+        reach,
+        noise,
+        lr,
+        window,
+        inner=InnerNodes(inner_vectors, *tree.to_torch()),
+    )
+    assert counted == 10
+    assert loss == pytest.approx(expected_loss.item(), rel=1e-5)
+    torch.testing.assert_close(input_vectors, inputs.detach() - lr * inputs.grad)
+    torch.testing.assert_close(inner_vectors, inner.detach() - lr * inner.grad)
+    expected_outputs = outputs.detach() - lr * outputs.grad if negatives else outputs.detach()
+    torch.testing.assert_close(output_vectors, expected_outputs)
 
 
 def test_rows_used_more_than_the_cap_get_their_mean_update_times_the_cap():

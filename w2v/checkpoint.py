@@ -12,7 +12,8 @@ the corpus files. The state part is one safetensors file, replaced whole at ever
     DIR/corpus.json          {"format": "w2v-checkpoint", "version": 1, "config": TrainConfig,
                               "fingerprint": [[file, size, mtime_ns], ...], "raw_words": N,
                               "block_words": words per block}
-    DIR/state.safetensors    "input_vectors", "output_vectors", "generator" (torch's uint8 state);
+    DIR/state.safetensors    "input_vectors", "output_vectors", "generator" (torch's uint8 state),
+                             "inner_vectors" (hierarchical softmax's inner nodes) with --hs;
                              its metadata "state" is JSON: the next block (epoch, block), words_done,
                              the epoch's loss tallies and seconds so far, and the finished epochs
 
@@ -77,6 +78,7 @@ class TrainingState:
     output_vectors: torch.Tensor
     generator_state: torch.Tensor
     history: list[dict[str, Any]] = field(default_factory=list)  # EpochRecords as dicts
+    inner_vectors: torch.Tensor | None = None  # hierarchical softmax's inner nodes, with --hs
 
 
 def default_folder(output: str | os.PathLike) -> Path:
@@ -178,6 +180,8 @@ def save_state(folder: Path, state: TrainingState) -> None:
         "output_vectors": state.output_vectors.detach().cpu().contiguous(),
         "generator": state.generator_state.cpu(),
     }
+    if state.inner_vectors is not None:
+        tensors["inner_vectors"] = state.inner_vectors.detach().cpu().contiguous()
     position = {
         "epoch": state.epoch,
         "block": state.block,
@@ -209,6 +213,7 @@ def load_state(folder: Path) -> TrainingState:
         input_vectors=tensors["input_vectors"],
         output_vectors=tensors["output_vectors"],
         generator_state=tensors["generator"],
+        inner_vectors=tensors.get("inner_vectors"),
         **position,
     )
 

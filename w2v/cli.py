@@ -6,13 +6,15 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import NoReturn
 
 from corpora.registry import listing
 from corpora.sources import resolve_sources
-from w2v import checkpoint, plots
+from w2v import checkpoint, distributed, plots
 from w2v.checkpoint import CheckpointPlan
+from w2v.continued import RUN_SETTINGS, load_initial
 from w2v.convert import convert
 from w2v.corpus import expand_paths
 from w2v.errors import ConfigError, W2VError
@@ -32,6 +34,7 @@ def _train(args: argparse.Namespace) -> None:
         dim=args.dim,
         window=args.window,
         negative=args.negative,
+        hs=args.hs,
         sample=args.sample,
         alpha=args.alpha,
         min_alpha=args.min_alpha,
@@ -39,7 +42,7 @@ def _train(args: argparse.Namespace) -> None:
         min_count=args.min_count,
         max_vocab=args.max_vocab,
         seed=args.seed,
-        threads=args.threads or TrainConfig().threads,
+        threads=args.threads or distributed.default_threads(),
         device=args.device,
         batch_words=args.batch_words,
         kernel=args.kernel,
@@ -49,14 +52,29 @@ def _train(args: argparse.Namespace) -> None:
         lowercase=args.lowercase,
         phrases=args.phrases,
         phrase_threshold=args.phrase_threshold,
+        sync_every=args.sync_every,
     )
+    initial = None
+    if args.init:
+        # The model's settings, but for those written on this command line and the run's own.
+        initial = load_initial(args.init)
+        given = _given_options(args.argv) | RUN_SETTINGS
+        config = initial.config(
+            {
+                field.name: getattr(config, field.name)
+                for field in fields(config)
+                if field.name in given
+            }
+        )
     config.validate()
     check_writable(args.output)
     sources = resolve_sources(
         args.corpus, args.split, args.text_column, args.cache_dir, progress=not args.quiet
     )
     checkpoints = _checkpoint_plan(args)
-    model = train(sources, config, progress=not args.quiet, checkpoints=checkpoints)
+    model = train(sources, config, progress=not args.quiet, checkpoints=checkpoints, init=initial)
+    if not distributed.is_writer():
+        return  # under torchrun only rank 0 writes
     written = model.save(args.output)
     if checkpoints is not None:
         # The vectors are safely written: the run has nothing left to resume.
@@ -70,6 +88,17 @@ def _train(args: argparse.Namespace) -> None:
     print(
         f"wrote {len(model.vectors):,} vectors of {config.dim} dimensions: {', '.join(map(str, written))}"
     )
+
+
+def _given_options(argv: Sequence[str]) -> set[str]:
+    """The settings written out on the `train` command line `argv`, rather than left at defaults."""
+    parser = build_parser()
+    commands = next(
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    )
+    for action in commands.choices["train"]._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
 
 
 def _checkpoint_plan(args: argparse.Namespace) -> CheckpointPlan | None:
@@ -246,7 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--negative",
         type=int,
         default=defaults.negative,
-        help="noise words per centre word (default: %(default)s)",
+        help="noise words per centre word, 0 for none with --hs (default: %(default)s)",
+    )
+    train_parser.add_argument(
+        "--hs",
+        action="store_true",
+        help="hierarchical softmax over a Huffman tree of the vocabulary; with --negative 0 alone, "
+        "otherwise both losses add up",
     )
     train_parser.add_argument(
         "--sample",
@@ -289,7 +324,18 @@ def build_parser() -> argparse.ArgumentParser:
         "on a GPU not quite: its parallel additions run in varying order (default: %(default)s)",
     )
     train_parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads (default: all cores)"
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads (default: all cores; under torchrun, the cores shared among the ranks)",
+    )
+    train_parser.add_argument(
+        "--sync-every",
+        type=int,
+        default=defaults.sync_every,
+        metavar="WORDS",
+        help="under torchrun: the ranks add up their changes every WORDS words of all ranks "
+        "(default: %(default)s)",
     )
     train_parser.add_argument(
         "--device",
@@ -361,6 +407,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="go on from the checkpoint in DIR, with the same corpus and settings as the run that "
         "saved it; on CPU the vectors come out byte-identical to an uninterrupted run's",
+    )
+    train_parser.add_argument(
+        "--init",
+        metavar="MODEL",
+        help="go on training the native model folder MODEL on this corpus: its vocabulary grows by "
+        "the corpus's new words, its settings apply unless given (--dim must match)",
     )
     train_parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     train_parser.add_argument(
@@ -545,6 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a bad input prints `error: ...` on one line and returns 1."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # train --init reads what was given
     try:
         args.run(args)
     except W2VError as error:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,12 +13,13 @@ from tqdm.auto import tqdm
 
 from w2v.corpus import corpus_size, read_pieces
 from w2v.errors import CorpusError
-from w2v.tokenizer import encode, learn_word_types, set_vocabulary
+from w2v.fastcount import Prepared, WordCounter, sentence_ends
+from w2v.tokenizer import set_vocabulary
 from w2v.vocab import Vocabulary
 
 MAX_SENTENCE_WORDS = 10_000
 BATCH_CHARS = 1 << 20
-REMAP_BLOCK = 1 << 24
+REMAP_BLOCK = 1 << 22
 
 
 @dataclass
@@ -32,13 +34,11 @@ class EncodedCorpus:
         return len(self.tokens)
 
 
-def _piece_batches(
-    files: Sequence[Path], progress: tqdm, warn: bool = True
-) -> Iterator[list[tuple[str, bool]]]:
+def _piece_batches(files: Sequence[Path], progress: tqdm) -> Iterator[list[tuple[str, bool]]]:
     """Group pieces of text into batches of about BATCH_CHARS characters for the tokenizer."""
     batch: list[tuple[str, bool]] = []
     size = 0
-    for text, ends_line in read_pieces(files, warn=warn):
+    for text, ends_line in read_pieces(files):
         batch.append((text, ends_line))
         size += len(text) + ends_line
         if size >= BATCH_CHARS:
@@ -48,6 +48,24 @@ def _piece_batches(
     if batch:
         progress.update(size)
         yield batch
+
+
+def _prepared_batches(
+    files: Sequence[Path], progress: tqdm, counter: WordCounter
+) -> Iterator[tuple[list[tuple[str, bool]], Prepared]]:
+    """The batches with their texts prepared for `counter.run`, the next batch being read and
+    prepared in another thread while the caller counts this one (the count releases the GIL)."""
+    batches = _piece_batches(files, progress)
+
+    def step() -> tuple[list[tuple[str, bool]], Prepared] | None:
+        batch = next(batches, None)
+        return None if batch is None else (batch, counter.prepare([text for text, _ in batch]))
+
+    with ThreadPoolExecutor(1) as pool:
+        coming = pool.submit(step)
+        while (item := coming.result()) is not None:
+            coming = pool.submit(step)
+            yield item
 
 
 def _bar(description: str, total: int | None, show: bool) -> tqdm:
@@ -62,62 +80,68 @@ def encode_corpus(
     max_vocab: int | None = None,
     max_sentence_words: int = MAX_SENTENCE_WORDS,
     progress: bool = True,
+    vocabulary_from: Callable[[list[str], np.ndarray], tuple[Vocabulary, np.ndarray]] | None = None,
 ) -> tuple[Vocabulary, EncodedCorpus]:
     """Count the words of `files`, build the vocabulary, and write the corpus as ids under `work_dir`.
 
-    Three passes: the tokenizer learns every word type, the text is encoded to ids (their counts
-    give the vocabulary), then the ids are renumbered by frequency with rare words dropped.
+    Two passes: one reading of the text finds and counts the words, writing ids in order of first
+    sight (see w2v.fastcount), then the ids are renumbered by frequency with rare words dropped.
     Lines are sentences; a line longer than `max_sentence_words` words is cut into several.
     On return `tokenizer` maps words to the vocabulary's ids.
+    `vocabulary_from(types, counts)`, when given, builds the vocabulary from the word types and
+    their counts instead of `Vocabulary.from_counts` (continued training merges an old one in).
     """
-    total = corpus_size(files)
-    with _bar("counting", total, progress) as bar:
-        texts = (text for batch in _piece_batches(files, bar) for text, _ in batch)
-        types = learn_word_types(tokenizer, texts)
-    set_vocabulary(tokenizer, types)
-
-    counts = np.zeros(len(types), dtype=np.int64)
-    sentence_ends: list[int] = []
+    counter = WordCounter(tokenizer)
+    end_parts: list[np.ndarray] = []
     position = sentence_start = 0
     raw_path = work_dir / "types.int32"
-    with _bar("encoding", total, progress) as bar, raw_path.open("wb") as raw:
-        # The counting read above has already warned about any invalid UTF-8.
-        for batch in _piece_batches(files, bar, warn=False):
-            encoded = encode(tokenizer, [text for text, _ in batch])
-            batch_ids = np.concatenate(encoded)
-            raw.write(batch_ids.tobytes())
-            counts += np.bincount(batch_ids, minlength=len(types))
-            for ids, (_, ends_line) in zip(encoded, batch, strict=True):
-                position += len(ids)
-                while position - sentence_start > max_sentence_words:
-                    sentence_start += max_sentence_words
-                    sentence_ends.append(sentence_start)
-                if ends_line and position > sentence_start:
-                    sentence_ends.append(position)
-                    sentence_start = position
+    with _bar("encoding", corpus_size(files), progress) as bar, raw_path.open("wb") as raw:
+        for batch, prepared in _prepared_batches(files, bar, counter):
+            ids, piece_tokens = counter.run(prepared)
+            raw.write(ids)
+            ends_line = np.fromiter((flag for _, flag in batch), dtype=np.bool_, count=len(batch))
+            batch_ends, sentence_start = sentence_ends(
+                position + piece_tokens, ends_line, sentence_start, max_sentence_words
+            )
+            end_parts.append(batch_ends)
+            position += len(ids)
+    types, counts = counter.words, counter.counts
+    del counter
     name = files[0] if len(files) == 1 else "corpus"
     if position == 0:
         raise CorpusError(f"{name}: no words in the corpus")
 
-    vocabulary, new_ids = Vocabulary.from_counts(types, counts, min_count, max_vocab)
+    if vocabulary_from is None:
+        vocabulary, new_ids = Vocabulary.from_counts(types, counts, min_count, max_vocab)
+    else:
+        vocabulary, new_ids = vocabulary_from(types, counts)
     tokens_path = work_dir / "tokens.int32"
-    raw_ids = np.memmap(raw_path, dtype=np.int32, mode="r")
-    old_ends = np.array(sentence_ends, dtype=np.int64)
+    old_ends = np.concatenate(end_parts) if end_parts else np.zeros(0, np.int64)
     new_ends = np.zeros_like(old_ends)
     kept_so_far = 0
-    with tokens_path.open("wb") as out:
+    new_ids = new_ids.astype(np.int32)
+    raw_ids = np.empty(min(position, REMAP_BLOCK), dtype=np.int32)
+    # Read in blocks rather than memory-mapped, so the raw ids never count as the process's memory.
+    with raw_path.open("rb") as raw, tokens_path.open("wb") as out:
         for start in range(0, position, REMAP_BLOCK):
-            mapped = new_ids[raw_ids[start : start + REMAP_BLOCK]]
+            size = min(REMAP_BLOCK, position - start)
+            raw.readinto(raw_ids[:size].view(np.uint8))
+            mapped = new_ids[raw_ids[:size]]
             kept = mapped >= 0
-            kept_upto = np.cumsum(kept)
-            # A sentence ending in this block ends, after dropping rare words, at the kept count so far.
-            here = (old_ends > start) & (old_ends <= start + len(kept))
-            new_ends[here] = kept_so_far + kept_upto[old_ends[here] - start - 1]
-            kept_so_far += int(kept_upto[-1])
-            out.write(mapped[kept].astype(np.int32).tobytes())
+            out.write(mapped[kept])
+            # A sentence ending in this block moves back by the words dropped before its end.
+            first, last = np.searchsorted(old_ends, [start + 1, start + size + 1])
+            dropped = np.flatnonzero(~kept) + start
+            new_ends[first:last] = (
+                old_ends[first:last]
+                - (start - kept_so_far)
+                - np.searchsorted(dropped, old_ends[first:last])
+            )
+            kept_so_far += size - len(dropped)
     del raw_ids
     raw_path.unlink()
-    ends = np.unique(new_ends)
+    # The ends, in order already, without the repeats left by sentences of rare words only.
+    ends = new_ends[np.diff(new_ends, prepend=-1) != 0]
     # As many sentences as words: every sentence is one word, and training would learn nothing.
     if kept_so_far == np.count_nonzero(ends):
         raise CorpusError(

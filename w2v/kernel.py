@@ -51,8 +51,137 @@ def _logistic(score: float, true_pair: bool) -> tuple[float, float]:
     return probability, math.log1p(small) + max(-signed, 0.0)
 
 
+@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
+def _skipgram_target(
+    input_vectors: np.ndarray,
+    output_row: np.ndarray,
+    context_rows: np.ndarray,
+    contexts: int,
+    label: float,
+    rate: float,
+    context_update: np.ndarray,
+    target_update: np.ndarray,
+) -> float:
+    """Score one output row (a word's, or an inner node's) against each context word of a centre.
+
+    The contexts' updates add up in context_update, applied after the centre's last target; the
+    row's own update is applied at once. Returns the loss.
+    """
+    dim = len(output_row)
+    loss = 0.0
+    target_update[:] = 0.0
+    for context in range(contexts):
+        input_row = input_vectors[context_rows[context]]
+        score = np.float32(0.0)
+        for d in range(dim):
+            score += input_row[d] * output_row[d]
+        probability, pair_loss = _logistic(score, label == 1.0)
+        loss += pair_loss
+        gradient = np.float32((label - probability) * rate)
+        update_row = context_update[context]
+        for d in range(dim):
+            update_row[d] += gradient * output_row[d]
+            target_update[d] += gradient * input_row[d]
+    for d in range(dim):
+        output_row[d] += target_update[d]
+    return loss
+
+
+@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
+def _cbow_target(
+    hidden: np.ndarray, output_row: np.ndarray, label: float, rate: float, error: np.ndarray
+) -> float:
+    """Score one output row against CBOW's hidden vector; add the hidden vector's update to
+    `error`, apply the row's own at once; return the loss."""
+    dim = len(output_row)
+    score = np.float32(0.0)
+    for d in range(dim):
+        score += hidden[d] * output_row[d]
+    probability, loss = _logistic(score, label == 1.0)
+    gradient = np.float32((label - probability) * rate)
+    for d in range(dim):
+        error[d] += gradient * output_row[d]
+        output_row[d] += gradient * hidden[d]
+    return loss
+
+
 # numpy's error model: weights gone to infinity give NaN, which the training loop reports, not a
 # ZeroDivisionError from deep inside a thread.
+@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
+def train_span_hs(
+    input_vectors: np.ndarray,
+    output_vectors: np.ndarray,
+    inner_vectors: np.ndarray,
+    words: np.ndarray,
+    sentences: np.ndarray,
+    reach: np.ndarray,
+    noise: np.ndarray,
+    first: int,
+    last: int,
+    learning_rate: float,
+    final_learning_rate: float,
+    codes: np.ndarray,
+    points: np.ndarray,
+    lengths: np.ndarray,
+) -> tuple[float, int]:
+    """Skip-gram's updates for the centres words[first:last]; return (loss sum, pairs).
+
+    Hierarchical softmax when `lengths` is not empty: every context word predicts the centre's
+    Huffman code (`codes`, `points`, `lengths` from `w2v.huffman`), one inner node of
+    `inner_vectors` per bit, with target 1 - bit as in word2vec. Negative sampling with
+    `output_vectors` when `noise` has columns; with both, the two losses add up.
+    """
+    dim = input_vectors.shape[1]
+    span = max(last - first, 1)
+    most = 2 * int(reach.max()) if len(reach) else 0
+    context_rows = np.empty(most, np.int64)
+    context_update = np.empty((most, dim), np.float32)
+    target_update = np.empty(dim, np.float32)
+    hierarchical = len(lengths) > 0
+    loss = 0.0
+    pairs = 0
+    for centre in range(first, last):
+        rate = learning_rate + (final_learning_rate - learning_rate) * (centre - first) / span
+        contexts = _gather_contexts(words, sentences, reach, centre, context_rows)
+        if contexts == 0:
+            continue
+        pairs += contexts
+        context_update[:contexts] = 0.0
+        centre_word = words[centre]
+        if hierarchical:
+            for node in range(lengths[centre_word]):
+                loss += _skipgram_target(
+                    input_vectors,
+                    inner_vectors[points[centre_word, node]],
+                    context_rows,
+                    contexts,
+                    1.0 - codes[centre_word, node],
+                    rate,
+                    context_update,
+                    target_update,
+                )
+        for target_index in range(noise.shape[1] + 1 if noise.shape[1] else 0):
+            target = centre_word if target_index == 0 else noise[centre, target_index - 1]
+            if target_index > 0 and target == centre_word:
+                continue  # a noise word equal to the centre would push against the true pair
+            loss += _skipgram_target(
+                input_vectors,
+                output_vectors[target],
+                context_rows,
+                contexts,
+                1.0 if target_index == 0 else 0.0,
+                rate,
+                context_update,
+                target_update,
+            )
+        for context in range(contexts):
+            input_row = input_vectors[context_rows[context]]
+            update_row = context_update[context]
+            for d in range(dim):
+                input_row[d] += update_row[d]
+    return loss, pairs
+
+
 @numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
 def train_span(
     input_vectors: np.ndarray,
@@ -68,58 +197,33 @@ def train_span(
 ) -> tuple[float, int]:
     """Update both matrices in place for the centres words[first:last]; return (loss sum, pairs).
 
-    Context words may lie outside [first, last) but never outside their centre's sentence. The
-    learning rate falls linearly from `learning_rate` to `final_learning_rate` across the span.
+    Skip-gram with negative sampling only. Context words may lie outside [first, last) but never
+    outside their centre's sentence. The learning rate falls linearly from `learning_rate` to
+    `final_learning_rate` across the span.
     """
-    dim = input_vectors.shape[1]
-    span = max(last - first, 1)
-    most = 2 * int(reach.max()) if len(reach) else 0
-    context_rows = np.empty(most, np.int64)
-    context_update = np.empty((most, dim), np.float32)
-    target_update = np.empty(dim, np.float32)
-    loss = 0.0
-    pairs = 0
-    for centre in range(first, last):
-        rate = learning_rate + (final_learning_rate - learning_rate) * (centre - first) / span
-        contexts = _gather_contexts(words, sentences, reach, centre, context_rows)
-        if contexts == 0:
-            continue
-        pairs += contexts
-        context_update[:contexts] = 0.0
-        centre_word = words[centre]
-        for target_index in range(noise.shape[1] + 1):
-            target = centre_word if target_index == 0 else noise[centre, target_index - 1]
-            if target_index > 0 and target == centre_word:
-                continue  # a noise word equal to the centre would push against the true pair
-            label = 1.0 if target_index == 0 else 0.0
-            output_row = output_vectors[target]
-            target_update[:] = 0.0
-            for context in range(contexts):
-                input_row = input_vectors[context_rows[context]]
-                score = np.float32(0.0)
-                for d in range(dim):
-                    score += input_row[d] * output_row[d]
-                probability, pair_loss = _logistic(score, target_index == 0)
-                loss += pair_loss
-                gradient = np.float32((label - probability) * rate)
-                update_row = context_update[context]
-                for d in range(dim):
-                    update_row[d] += gradient * output_row[d]
-                    target_update[d] += gradient * input_row[d]
-            for d in range(dim):
-                output_row[d] += target_update[d]
-        for context in range(contexts):
-            input_row = input_vectors[context_rows[context]]
-            update_row = context_update[context]
-            for d in range(dim):
-                input_row[d] += update_row[d]
-    return loss, pairs
+    return train_span_hs(
+        input_vectors,
+        output_vectors,
+        output_vectors[:0],
+        words,
+        sentences,
+        reach,
+        noise,
+        first,
+        last,
+        learning_rate,
+        final_learning_rate,
+        np.zeros((0, 0), np.uint8),
+        np.zeros((0, 0), np.int64),
+        np.zeros(0, np.int64),
+    )
 
 
 @numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
-def train_span_cbow(
+def train_span_cbow_hs(
     input_vectors: np.ndarray,
     output_vectors: np.ndarray,
+    inner_vectors: np.ndarray,
     words: np.ndarray,
     sentences: np.ndarray,
     reach: np.ndarray,
@@ -129,18 +233,24 @@ def train_span_cbow(
     learning_rate: float,
     final_learning_rate: float,
     mean: bool,
+    codes: np.ndarray,
+    points: np.ndarray,
+    lengths: np.ndarray,
 ) -> tuple[float, int]:
     """CBOW's updates for the centres words[first:last]; return (loss sum, centres trained).
 
-    The context vectors' mean (or sum, when `mean` is False) predicts the centre word against its
-    noise words. As in word2vec and gensim, with the mean every context word takes the whole error
-    back, and with the sum each takes its share.
+    The context vectors' mean (or sum, when `mean` is False) predicts the centre word: its Huffman
+    code through `inner_vectors` when `lengths` is not empty (hierarchical softmax), and against
+    its noise words through `output_vectors` when `noise` has columns. As in word2vec and gensim,
+    with the mean every context word takes the whole error back, and with the sum each takes its
+    share.
     """
     dim = input_vectors.shape[1]
     span = max(last - first, 1)
     context_rows = np.empty(2 * int(reach.max()) if len(reach) else 0, np.int64)
     hidden = np.empty(dim, np.float32)
     error = np.empty(dim, np.float32)
+    hierarchical = len(lengths) > 0
     loss = 0.0
     examples = 0
     for centre in range(first, last):
@@ -158,20 +268,22 @@ def train_span_cbow(
             hidden *= np.float32(1.0 / contexts)
         error[:] = 0.0
         centre_word = words[centre]
-        for target_index in range(noise.shape[1] + 1):
+        if hierarchical:
+            for node in range(lengths[centre_word]):
+                loss += _cbow_target(
+                    hidden,
+                    inner_vectors[points[centre_word, node]],
+                    1.0 - codes[centre_word, node],
+                    rate,
+                    error,
+                )
+        for target_index in range(noise.shape[1] + 1 if noise.shape[1] else 0):
             target = centre_word if target_index == 0 else noise[centre, target_index - 1]
             if target_index > 0 and target == centre_word:
                 continue
-            output_row = output_vectors[target]
-            score = np.float32(0.0)
-            for d in range(dim):
-                score += hidden[d] * output_row[d]
-            probability, pair_loss = _logistic(score, target_index == 0)
-            loss += pair_loss
-            gradient = np.float32(((1.0 if target_index == 0 else 0.0) - probability) * rate)
-            for d in range(dim):
-                error[d] += gradient * output_row[d]
-                output_row[d] += gradient * hidden[d]
+            loss += _cbow_target(
+                hidden, output_vectors[target], 1.0 if target_index == 0 else 0.0, rate, error
+            )
         if not mean:
             error *= np.float32(1.0 / contexts)
         for context in range(contexts):
@@ -179,6 +291,40 @@ def train_span_cbow(
             for d in range(dim):
                 input_row[d] += error[d]
     return loss, examples
+
+
+@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
+def train_span_cbow(
+    input_vectors: np.ndarray,
+    output_vectors: np.ndarray,
+    words: np.ndarray,
+    sentences: np.ndarray,
+    reach: np.ndarray,
+    noise: np.ndarray,
+    first: int,
+    last: int,
+    learning_rate: float,
+    final_learning_rate: float,
+    mean: bool,
+) -> tuple[float, int]:
+    """CBOW with negative sampling only: `train_span_cbow_hs` without a tree."""
+    return train_span_cbow_hs(
+        input_vectors,
+        output_vectors,
+        output_vectors[:0],
+        words,
+        sentences,
+        reach,
+        noise,
+        first,
+        last,
+        learning_rate,
+        final_learning_rate,
+        mean,
+        np.zeros((0, 0), np.uint8),
+        np.zeros((0, 0), np.int64),
+        np.zeros(0, np.int64),
+    )
 
 
 class ParallelSpans:
@@ -198,13 +344,18 @@ class ParallelSpans:
         output_vectors: torch.Tensor,
         threads: int,
         span: Callable[..., tuple[float, int]] = train_span,
+        inner_vectors: torch.Tensor | None = None,
     ):
-        """`span` is the loop to run: `train_span` (skip-gram) or `train_span_cbow` with its mode."""
+        """`span` is the loop to run: `train_span` (skip-gram) or `train_span_cbow` with its mode,
+        or for hierarchical softmax `train_span_hs` or `train_span_cbow_hs` with the tree, which
+        also take `inner_vectors` (the inner nodes' matrix) after the output vectors."""
         self.span = span
-        self.shared = (input_vectors, output_vectors)
+        self.shared = (input_vectors, output_vectors) + (
+            () if inner_vectors is None else (inner_vectors,)
+        )
         self.threads = threads
         self.copies = (
-            [(input_vectors.clone(), output_vectors.clone()) for _ in range(threads)]
+            [tuple(matrix.clone() for matrix in self.shared) for _ in range(threads)]
             if threads > 1
             else []
         )
@@ -225,7 +376,7 @@ class ParallelSpans:
         arrays = (words, sentences, reach, noise)
         count = len(words)
         if self.pool is None:
-            matrices = (self.shared[0].numpy(), self.shared[1].numpy())
+            matrices = tuple(matrix.numpy() for matrix in self.shared)
             return self.span(*matrices, *arrays, 0, count, learning_rate, final_learning_rate)
         loss, pairs = 0.0, 0
         step = self.round_centres * self.threads
@@ -248,15 +399,14 @@ class ParallelSpans:
         futures = [
             self.pool.submit(
                 self.span,
-                inputs.numpy(),
-                outputs.numpy(),
+                *(matrix.numpy() for matrix in matrices),
                 *arrays,
                 int(bounds[k]),
                 int(bounds[k + 1]),
                 rate,
                 final_rate,
             )
-            for k, (inputs, outputs) in enumerate(self.copies)
+            for k, matrices in enumerate(self.copies)
         ]
         results = [future.result() for future in futures]
         for which, shared in enumerate(self.shared):
@@ -268,6 +418,12 @@ class ParallelSpans:
             for copy in copies:
                 copy.copy_(shared)
         return sum(loss for loss, _ in results), sum(pairs for _, pairs in results)
+
+    def refresh(self) -> None:
+        """Reset the threads' copies to the shared matrices after something else changed them."""
+        for copy in self.copies:
+            for mine, shared in zip(copy, self.shared, strict=True):
+                mine.copy_(shared)
 
     def close(self) -> None:
         """Stop the worker threads."""

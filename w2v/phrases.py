@@ -11,9 +11,9 @@ scores the previous pass's output afresh, which turns `new_york times` into `new
 Unlike word2phrase, pairs never span two lines and the counts are exact (word2phrase prunes rare
 pairs when its hash table fills).
 
-The corpus is tokenized once, with the tokenizer training uses, into a file of word ids; counting,
-scoring and joining then run on those ids in blocks, with no Python loop per word, and the text is
-written once at the end: lower-cased words (as the tokenizer makes them) joined by `_`, one output
+The corpus is tokenized once, with the tokenizer training uses (through w2v.fastcount, which finds
+exactly the tokenizer's words), into a file of word ids; counting, scoring and joining then run on
+those ids in blocks, with no Python loop per word, and the text is written once at the end: lower-cased words (as the tokenizer makes them) joined by `_`, one output
 line per input line.
 """
 
@@ -31,8 +31,9 @@ from tqdm.auto import tqdm
 
 from w2v.corpus import corpus_size, read_pieces
 from w2v.errors import ConfigError, CorpusError
+from w2v.fastcount import WordCounter
 from w2v.fileio import atomic_output
-from w2v.tokenizer import encode, learn_word_types, make_tokenizer, set_vocabulary
+from w2v.tokenizer import make_tokenizer
 
 # word2phrase's defaults.
 THRESHOLD = 100.0
@@ -117,13 +118,11 @@ def _bar(description: str, total: int | None, unit: str, show: bool) -> tqdm:
     return tqdm(total=total, desc=description, unit=unit, unit_scale=True, disable=not show)
 
 
-def _batches(
-    files: Sequence[Path], bar: tqdm, warn: bool = True
-) -> Iterator[list[tuple[str, bool]]]:
+def _batches(files: Sequence[Path], bar: tqdm) -> Iterator[list[tuple[str, bool]]]:
     """The files' pieces of text (see read_pieces) in batches of about BATCH_CHARS characters."""
     batch: list[tuple[str, bool]] = []
     size = 0
-    for piece in read_pieces(files, warn=warn):
+    for piece in read_pieces(files):
         batch.append(piece)
         size += len(piece[0]) + 1
         if size >= BATCH_CHARS:
@@ -137,26 +136,21 @@ def _batches(
 
 def _encode(files: Sequence[Path], tokenizer: Tokenizer, work: Path, progress: bool) -> _Ids:
     """Tokenize the files into a file of ids, every word kept, noting where each line ends."""
-    total = corpus_size(files)
-    with _bar("phrases: counting", total, "B", progress) as bar:
-        types = learn_word_types(
-            tokenizer, (text for batch in _batches(files, bar) for text, _ in batch)
-        )
-    set_vocabulary(tokenizer, types)
+    counter = WordCounter(tokenizer)
     ids_path, ends_path = work / "ids-0.int32", work / "ends-0.int64"
     position = 0
     with (
-        _bar("phrases: encoding", total, "B", progress) as bar,
+        _bar("phrases: reading", corpus_size(files), "B", progress) as bar,
         ids_path.open("wb") as ids_file,
         ends_path.open("wb") as ends_file,
     ):
-        # The word-learning read above has already warned about any invalid UTF-8.
-        for batch in _batches(files, bar, warn=False):
-            encoded = encode(tokenizer, [text for text, _ in batch])
-            ids_file.write(np.concatenate(encoded).tobytes())
-            offsets = position + np.cumsum([len(ids) for ids in encoded], dtype=np.int64)
+        for batch in _batches(files, bar):
+            ids, piece_tokens = counter.encode([text for text, _ in batch])
+            ids_file.write(ids)
+            offsets = position + piece_tokens
             position = int(offsets[-1])
             ends_file.write(offsets[[ends_line for _, ends_line in batch]].tobytes())
+    types = counter.words
     if position == 0:
         raise CorpusError(f"{files[0] if len(files) == 1 else 'corpus'}: no words in the corpus")
     return _Ids(_map(ids_path, np.int32), _map(ends_path, np.int64), types)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 
@@ -45,6 +46,51 @@ def window_mask(reach: torch.Tensor, sentences: torch.Tensor, window: int) -> to
     return same_sentence & within_reach & (offsets != 0)
 
 
+class InnerNodes(NamedTuple):
+    """Hierarchical softmax's side of a step: the inner nodes' matrix and every word's path.
+
+    `points`, `labels` and `mask` are V x longest code (`w2v.huffman.HuffmanTree.to_torch`):
+    the inner nodes on each word's path, the target of each (1 - the word's bit, as in word2vec)
+    and which entries are on the path rather than padding.
+    """
+
+    vectors: torch.Tensor  # (V - 1) x dim
+    points: torch.Tensor
+    labels: torch.Tensor
+    mask: torch.Tensor
+
+
+def _output_sides(
+    output_vectors: torch.Tensor,
+    centre_words: torch.Tensor,
+    noise: torch.Tensor,
+    inner: InnerNodes | None,
+    trained: torch.Tensor,
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """What each centre is scored against: (matrix, rows centres x T, labels, mask centres x T).
+
+    Negative sampling (the centre's output vector, label 1, and its noise words', label 0) when
+    `noise` has columns; hierarchical softmax (the inner nodes on the centre's path) with `inner`.
+    Labels broadcast against centres x T; `trained` masks out centres without context words.
+    """
+    sides = []
+    if noise.shape[1]:
+        targets = torch.cat([centre_words[:, None], noise], 1)
+        # A noise word equal to the centre word would push against the true pair; word2vec skips it.
+        target_mask = torch.cat(
+            [trained[:, None], (noise != centre_words[:, None]) & trained[:, None]], 1
+        )
+        labels = torch.zeros(1, targets.shape[1], device=noise.device)
+        labels[0, 0] = 1.0
+        sides.append((output_vectors, targets, labels, target_mask))
+    if inner is not None:
+        target_mask = inner.mask[centre_words] & trained[:, None]
+        sides.append(
+            (inner.vectors, inner.points[centre_words], inner.labels[centre_words], target_mask)
+        )
+    return sides
+
+
 def skipgram_step(
     input_vectors: torch.Tensor,
     output_vectors: torch.Tensor,
@@ -55,13 +101,16 @@ def skipgram_step(
     learning_rate: float,
     window: int,
     max_row_pairs: float = math.inf,
+    inner: InnerNodes | None = None,
 ) -> tuple[float, int]:
-    """Update both matrices in place for the centres words[window:-window]; return (loss sum, pairs).
+    """Update the matrices in place for the centres words[window:-window]; return (loss sum, pairs).
 
     `words` and `sentences` cover the centres plus `window` positions either side (padding has
-    sentence -1); `noise` holds each centre's negative words. Gradients of the logistic loss are
-    written out by hand: for a score s = v . u with label y, both v and u move by lr * (y - sigmoid(s))
-    times the other vector. All reads happen before all writes, as in one Hogwild step.
+    sentence -1); `noise` holds each centre's negative words (no columns: no negative sampling).
+    Gradients of the logistic loss are written out by hand: for a score s = v . u with label y,
+    both v and u move by lr * (y - sigmoid(s)) times the other vector. All reads happen before all
+    writes, as in one Hogwild step. With `inner`, hierarchical softmax: every context word also
+    predicts the bits of the centre's Huffman code, u an inner node's vector, y = 1 - bit.
 
     A row that takes part in more than `max_row_pairs` pairs of the batch gets the mean of its
     updates times `max_row_pairs` instead of their sum: sequential SGD would have stopped pushing
@@ -71,42 +120,43 @@ def skipgram_step(
     centres, span = len(reach), 2 * window + 1
     context_mask = window_mask(reach, sentences, window)
     centre_words = words[window : window + centres]
-    targets = torch.cat([centre_words[:, None], noise], 1)
-    # A noise word equal to the centre word would push against the true pair; word2vec skips it.
-    target_mask = torch.cat(
-        [torch.ones_like(centre_words[:, None], dtype=torch.bool), noise != centre_words[:, None]],
-        1,
-    )
-    mask = (target_mask[:, :, None] & context_mask[:, None, :]).float()
-
+    pairs = context_mask.sum(1)
     context = input_vectors[words].unfold(0, span, 1)  # centres x dim x span, a view
-    target = output_vectors[targets]  # centres x (1 + negatives) x dim
-    scores = torch.bmm(target, context)  # centres x (1 + negatives) x span
-    labels = torch.zeros(1, targets.shape[1], 1, device=scores.device)
-    labels[0, 0, 0] = 1.0
-    # -log sigmoid(s) for the true pair and -log sigmoid(-s) for noise: logsigmoid of the signed score.
-    signed = torch.where(labels.bool(), scores, -scores)
-    loss = -(torch.nn.functional.logsigmoid(signed) * mask).sum(dtype=torch.float64).item()
-    gradient = (labels - torch.sigmoid(scores)).mul_(mask).mul_(learning_rate)
+    loss = 0.0
+    context_update = torch.zeros(centres, span, input_vectors.shape[1], device=input_vectors.device)
+    target_updates = []
+    for matrix, targets, labels, target_mask in _output_sides(
+        output_vectors, centre_words, noise, inner, pairs > 0
+    ):
+        mask = (target_mask[:, :, None] & context_mask[:, None, :]).float()
+        target = matrix[targets]  # centres x targets x dim
+        scores = torch.bmm(target, context)  # centres x targets x span
+        labels = labels[:, :, None]
+        # -log sigmoid(s) for a label of 1 and -log sigmoid(-s) for 0: logsigmoid of the signed score.
+        signed = torch.where(labels.bool(), scores, -scores)
+        loss -= (torch.nn.functional.logsigmoid(signed) * mask).sum(dtype=torch.float64).item()
+        gradient = (labels - torch.sigmoid(scores)).mul_(mask).mul_(learning_rate)
+        target_update = torch.bmm(gradient, context.transpose(1, 2))
+        context_update += torch.bmm(gradient.transpose(1, 2), target)  # centres x span x dim
+        if math.isfinite(max_row_pairs):
+            target_pairs = target_mask * pairs[:, None]
+            target_update *= _row_scale(targets, target_pairs, len(matrix), max_row_pairs)[
+                ..., None
+            ]
+        target_updates.append((matrix, targets, target_update))
 
-    target_update = torch.bmm(gradient, context.transpose(1, 2))
-    context_update = torch.bmm(gradient.transpose(1, 2), target)  # centres x span x dim
     word_update = torch.zeros(len(words), input_vectors.shape[1], device=input_vectors.device)
     context_uses = torch.zeros(len(words), device=input_vectors.device)
     for offset in range(span):  # fold each window position's update back onto its word
         word_update[offset : offset + centres] += context_update[:, offset]
         context_uses[offset : offset + centres] += context_mask[:, offset]
-    pairs = context_mask.sum(1)
     if math.isfinite(max_row_pairs):
-        target_pairs = target_mask * pairs[:, None]
-        target_update *= _row_scale(targets, target_pairs, len(output_vectors), max_row_pairs)[
-            ..., None
-        ]
         word_update *= _row_scale(words, context_uses, len(input_vectors), max_row_pairs)[:, None]
     input_vectors.index_add_(0, words, word_update)
-    output_vectors.index_add_(
-        0, targets.reshape(-1), target_update.reshape(-1, target_update.shape[-1])
-    )
+    for matrix, targets, target_update in target_updates:
+        matrix.index_add_(
+            0, targets.reshape(-1), target_update.reshape(-1, target_update.shape[-1])
+        )
     return loss, int(pairs.sum())
 
 
@@ -121,13 +171,15 @@ def cbow_step(
     window: int,
     max_row_pairs: float = math.inf,
     mean: bool = True,
+    inner: InnerNodes | None = None,
 ) -> tuple[float, int]:
-    """CBOW's update of both matrices for the centres words[window:-window]; return (loss, centres).
+    """CBOW's update of the matrices for the centres words[window:-window]; return (loss, centres).
 
     Arguments as for `skipgram_step`. The context vectors' mean (the sum when `mean` is False)
-    scores the centre word against its noise words; as in word2vec and gensim, with the mean every
-    context word takes the whole error back, with the sum each takes its share. Rows used by more
-    than `max_row_pairs` centres of the batch get the mean of their updates times that number.
+    scores the centre word against its noise words and, with `inner`, its Huffman code's inner
+    nodes; as in word2vec and gensim, with the mean every context word takes the whole error back,
+    with the sum each takes its share. Rows used by more than `max_row_pairs` centres of the batch
+    get the mean of their updates times that number.
     """
     centres, span = len(reach), 2 * window + 1
     context_mask = window_mask(reach, sentences, window).float()
@@ -138,20 +190,27 @@ def cbow_step(
     if mean:
         hidden *= share[:, None]
     centre_words = words[window : window + centres]
-    targets = torch.cat([centre_words[:, None], noise], 1)
-    target_mask = torch.cat(
-        [trained[:, None], (noise != centre_words[:, None]) & trained[:, None]], 1
-    )
-    target = output_vectors[targets]  # centres x (1 + negatives) x dim
-    scores = torch.bmm(target, hidden[:, :, None]).squeeze(2)
-    labels = torch.zeros(1, targets.shape[1], device=scores.device)
-    labels[0, 0] = 1.0
-    signed = torch.where(labels.bool(), scores, -scores)
-    loss = -(torch.nn.functional.logsigmoid(signed) * target_mask).sum(dtype=torch.float64).item()
-    gradient = (labels - torch.sigmoid(scores)).mul_(target_mask).mul_(learning_rate)
+    loss = 0.0
+    error = torch.zeros_like(hidden)
+    target_updates = []
+    for matrix, targets, labels, target_mask in _output_sides(
+        output_vectors, centre_words, noise, inner, trained
+    ):
+        target = matrix[targets]  # centres x targets x dim
+        scores = torch.bmm(target, hidden[:, :, None]).squeeze(2)
+        signed = torch.where(labels.bool(), scores, -scores)
+        loss -= (
+            (torch.nn.functional.logsigmoid(signed) * target_mask).sum(dtype=torch.float64).item()
+        )
+        gradient = (labels - torch.sigmoid(scores)).mul_(target_mask).mul_(learning_rate)
+        target_update = gradient[:, :, None] * hidden[:, None, :]
+        error += torch.bmm(gradient[:, None, :], target).squeeze(1)
+        if math.isfinite(max_row_pairs):
+            target_update *= _row_scale(targets, target_mask.float(), len(matrix), max_row_pairs)[
+                ..., None
+            ]
+        target_updates.append((matrix, targets, target_update))
 
-    target_update = gradient[:, :, None] * hidden[:, None, :]
-    error = torch.bmm(gradient[:, None, :], target).squeeze(1)
     if not mean:
         error *= share[:, None]
     word_update = torch.zeros(len(words), input_vectors.shape[1], device=input_vectors.device)
@@ -160,14 +219,12 @@ def cbow_step(
         word_update[offset : offset + centres] += context_mask[:, offset, None] * error
         context_uses[offset : offset + centres] += context_mask[:, offset]
     if math.isfinite(max_row_pairs):
-        target_update *= _row_scale(
-            targets, target_mask.float(), len(output_vectors), max_row_pairs
-        )[..., None]
         word_update *= _row_scale(words, context_uses, len(input_vectors), max_row_pairs)[:, None]
     input_vectors.index_add_(0, words, word_update)
-    output_vectors.index_add_(
-        0, targets.reshape(-1), target_update.reshape(-1, target_update.shape[-1])
-    )
+    for matrix, targets, target_update in target_updates:
+        matrix.index_add_(
+            0, targets.reshape(-1), target_update.reshape(-1, target_update.shape[-1])
+        )
     return loss, int(trained.sum())
 
 

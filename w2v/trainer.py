@@ -15,12 +15,14 @@ import torch
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
-from w2v import checkpoint, sgns
+from w2v import checkpoint, distributed, sgns
 from w2v.checkpoint import CheckpointPlan, TrainingState
+from w2v.continued import InitialModel, load_initial
 from w2v.corpus import PieceSource, Source
 from w2v.encode import EncodedCorpus, encode_corpus
 from w2v.errors import ConfigError
-from w2v.kernel import ParallelSpans, train_span, train_span_cbow
+from w2v.huffman import huffman_tree
+from w2v.kernel import ParallelSpans, train_span, train_span_cbow, train_span_cbow_hs, train_span_hs
 from w2v.native import is_native, write_native
 from w2v.phrases import THRESHOLD as PHRASE_THRESHOLD
 from w2v.phrases import write_phrases
@@ -64,6 +66,8 @@ class TrainConfig:
     lowercase: bool = True
     phrases: int = 0  # passes of phrase joining (w2v.phrases) before training; 0 for none
     phrase_threshold: float = PHRASE_THRESHOLD  # of the first pass; each later pass halves it
+    hs: bool = False  # hierarchical softmax over a Huffman tree, besides --negative (0 for none)
+    sync_every: int = distributed.SYNC_EVERY  # under torchrun: words of all ranks between syncs
 
     def validate(self) -> None:
         """Raise ConfigError naming the first setting that is out of range."""
@@ -74,11 +78,16 @@ class TrainConfig:
             "threads": self.threads,
         }
         positive |= {"min-count": self.min_count, "batch-words": self.batch_words}
+        positive["sync-every"] = self.sync_every
         for name, value in positive.items():
             if value < 1:
                 raise ConfigError(f"--{name} must be at least 1, got {value}")
-        if self.negative < 1:
-            raise ConfigError(f"--negative must be at least 1, got {self.negative}")
+        if self.negative < 0:
+            raise ConfigError(f"--negative must be at least 0, got {self.negative}")
+        if self.negative == 0 and not self.hs:
+            raise ConfigError(
+                "--negative 0 leaves nothing to train: use --negative 1 or more, or --hs"
+            )
         if not 0 <= self.sample < 1:
             raise ConfigError(f"--sample must be in [0, 1), got {self.sample}")
         if not self.alpha > 0:
@@ -150,6 +159,7 @@ class TrainedModel:
     raw_words: int  # words in the corpus, those outside the vocabulary included
     encode_seconds: float  # counting, vocabulary and encoding
     train_seconds: float  # the epochs
+    distributed: dict | None = None  # under torchrun: ranks, sync interval, each rank's blocks
 
     @property
     def words_per_second(self) -> float:
@@ -200,18 +210,29 @@ def train(
     config: TrainConfig | None = None,
     progress: bool = True,
     checkpoints: CheckpointPlan | None = None,
+    init: str | Path | InitialModel | None = None,
 ) -> TrainedModel:
     """Train word vectors on the corpora in `paths`: files, folders, globs, `hf:NAME`, `text8`...
 
     See `corpora.sources.resolve_sources` for what each item may be. With `checkpoints`, the
     training state is saved in its folder at every epoch end and every `every_seconds`; with
     `checkpoints.resume`, training goes on from the state saved there instead of starting afresh.
+    With `init`, a native model folder, training goes on from that model (w2v.continued): its
+    vocabulary grows by the new text's words, and `config` defaults to its settings.
     """
     # Imported here: corpora's modules import w2v's, so importing them with this module is circular.
     from corpora.sources import resolve_sources
 
+    initial = load_initial(init) if isinstance(init, str | Path) else init
+    if initial is not None:
+        config = initial.config() if config is None else config
+        initial.check(config)
     config = config or TrainConfig()
     config.validate()
+    if checkpoints is not None and distributed.world_size() > 1:
+        raise ConfigError("checkpoints are not supported with several ranks (torchrun) yet")
+    group = distributed.setup(config.resolved_device())
+    progress = progress and (group is None or group.rank == 0)
     files = resolve_sources(paths, progress=progress)
     torch.set_num_threads(config.threads)
     # The tokenizers library sizes its thread pool from this variable when it first runs.
@@ -226,7 +247,13 @@ def train(
             )
             resumed = checkpoint.load_state(checkpoints.folder)
         else:
-            vocabulary, tokenizer, corpus = _encode(files, config, Path(work_dir), progress)
+            vocabulary, tokenizer, corpus = _encode(
+                files, config, Path(work_dir), progress, initial
+            )
+            if group is not None:
+                distributed.check_same(
+                    group, (vocabulary.words, corpus.raw_words, len(corpus)), "the corpus"
+                )
             if checkpoints is not None:
                 checkpoint.save_corpus(
                     checkpoints.folder,
@@ -238,8 +265,13 @@ def train(
                     BLOCK_WORDS,
                 )
         encoded = time.perf_counter()
+        start_from = (
+            initial.matrices(vocabulary, config.seed)
+            if initial is not None and resumed is None
+            else None
+        )
         input_vectors, output_vectors, history = train_vectors(
-            corpus, vocabulary, config, progress, checkpoints, resumed
+            corpus, vocabulary, config, progress, checkpoints, resumed, group, initial=start_from
         )
         trained = time.perf_counter()
         raw_words = corpus.raw_words
@@ -257,6 +289,15 @@ def train(
         encode_seconds=encoded - start,
         train_seconds=trained - encoded,
     )
+    if group is not None:
+        model.distributed = {
+            "world_size": group.world,
+            "sync_every": config.sync_every,
+            "block_words": distributed.block_words(config.sync_every, group.world),
+            # Each rank's own account of the blocks (token spans) it trained in the first epoch.
+            "blocks_by_rank": distributed.gather(group, group.trained),
+        }
+        distributed.close(group)
     if progress:
         total = raw_words * config.epochs
         print(
@@ -267,10 +308,24 @@ def train(
 
 
 def _encode(
-    files: list[Source], config: TrainConfig, work_dir: Path, progress: bool
+    files: list[Source],
+    config: TrainConfig,
+    work_dir: Path,
+    progress: bool,
+    initial: InitialModel | None = None,
 ) -> tuple[Vocabulary, Tokenizer, EncodedCorpus]:
-    """Join phrases if asked, then count, build the vocabulary and encode the corpus under `work_dir`."""
-    tokenizer = make_tokenizer(config.tokenizer, config.lowercase)
+    """Join phrases if asked, then count, build the vocabulary and encode the corpus under `work_dir`.
+
+    From `initial`, the text is read with its tokenizer and its vocabulary is merged in.
+    """
+    tokenizer = (
+        make_tokenizer(config.tokenizer, config.lowercase) if initial is None else initial.tokenizer
+    )
+    merge = (
+        None
+        if initial is None
+        else partial(initial.merge, min_count=config.min_count, max_vocab=config.max_vocab)
+    )
     if config.phrases:
         phrased = work_dir / "phrased.txt"
         found = write_phrases(
@@ -287,7 +342,13 @@ def _encode(
             print("\n".join(summary.describe() for summary in found))
         files = [phrased]
     vocabulary, corpus = encode_corpus(
-        files, tokenizer, work_dir, config.min_count, config.max_vocab, progress=progress
+        files,
+        tokenizer,
+        work_dir,
+        config.min_count,
+        config.max_vocab,
+        progress=progress,
+        vocabulary_from=merge,
     )
     return vocabulary, tokenizer, corpus
 
@@ -314,6 +375,8 @@ def train_vectors(
     progress: bool = True,
     checkpoints: CheckpointPlan | None = None,
     resumed: TrainingState | None = None,
+    group: distributed.Group | None = None,
+    initial: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[EpochRecord]]:
     """Run the epochs of skip-gram with negative sampling; return both matrices and each epoch's record.
 
@@ -321,21 +384,46 @@ def train_vectors(
     words processed (before subsampling), as word2vec does. With `checkpoints`, the state is saved
     after a block's updates (and the threads' merge) at every epoch end and every `every_seconds`;
     from `resumed`, training goes on at the saved block with the saved random generator state, so
-    it draws what the uninterrupted run would have drawn.
+    it draws what the uninterrupted run would have drawn. From `initial` (input, output), training
+    starts from those matrices instead of fresh ones (continued training).
+
+    With `group` (several ranks), each rank trains the blocks it owns on its own copy with its own
+    random stream, the ranks sum their changes after every round of blocks, and the learning rate
+    follows the words of all ranks.
     """
     device = config.resolved_device()
     generator = torch.Generator(device=device).manual_seed(config.seed)
     size, dim, window = len(vocabulary), config.dim, config.window
     if resumed is None:
-        # word2vec's start: input vectors uniform in [-0.5/dim, 0.5/dim), output vectors zero.
-        input_vectors = (torch.rand(size, dim, generator=generator, device=device) - 0.5) / dim
-        output_vectors = torch.zeros(size, dim, device=device)
+        if initial is None:
+            # word2vec's start: input vectors uniform in [-0.5/dim, 0.5/dim), output vectors zero.
+            input_vectors = (torch.rand(size, dim, generator=generator, device=device) - 0.5) / dim
+            output_vectors = torch.zeros(size, dim, device=device)
+        else:
+            input_vectors, output_vectors = (
+                matrix.to(device=device, dtype=torch.float32).contiguous() for matrix in initial
+            )
         # The start as a state: nothing trained yet (its generator state is never read).
         resumed = TrainingState(0, 0, 0, 0.0, 0, 0.0, input_vectors, output_vectors, torch.empty(0))
     else:
         input_vectors = resumed.input_vectors.to(device)
         output_vectors = resumed.output_vectors.to(device)
         generator.set_state(resumed.generator_state)
+    # Hierarchical softmax: the inner nodes of the vocabulary's Huffman tree, zero at the start.
+    tree = huffman_tree(vocabulary.counts) if config.hs else None
+    inner_vectors = None
+    if tree is not None:
+        inner_vectors = (
+            torch.zeros(tree.inner_nodes, dim, device=device)
+            if resumed.inner_vectors is None
+            else resumed.inner_vectors.to(device)
+        )
+    matrices = tuple(m for m in (input_vectors, output_vectors, inner_vectors) if m is not None)
+    sync = None
+    if group is not None:
+        # Same start on every rank (Sync broadcasts rank 0's), then a random stream per rank.
+        sync = distributed.Sync(matrices)
+        generator.manual_seed((config.seed << 16) + group.rank + 1)
     keep = vocabulary.keep_probabilities(config.sample).to(device)
     noise_table = noise_distribution(torch.from_numpy(vocabulary.counts)).to(device)
     sentence_ends = torch.from_numpy(corpus.sentence_ends).to(device)
@@ -343,10 +431,22 @@ def train_vectors(
     cbow = config.model == "cbow"
     if config.resolved_kernel() == "numba":
         span = partial(train_span_cbow, mean=config.cbow_mean) if cbow else train_span
-        parallel = ParallelSpans(input_vectors, output_vectors, config.threads, span)
+        if tree is not None:
+            paths = {"codes": tree.codes, "points": tree.points, "lengths": tree.lengths}
+            span = (
+                partial(train_span_cbow_hs, mean=config.cbow_mean, **paths)
+                if cbow
+                else partial(train_span_hs, **paths)
+            )
+        parallel = ParallelSpans(
+            input_vectors, output_vectors, config.threads, span, inner_vectors=inner_vectors
+        )
         train_block = parallel.train_block
     else:
         parallel = None
+        inner = None
+        if tree is not None:
+            inner = sgns.InnerNodes(inner_vectors, *tree.to_torch(device))
         train_block = partial(
             sgns.train_block,
             input_vectors,
@@ -354,13 +454,20 @@ def train_vectors(
             window=window,
             batch_words=config.batch_words,
             max_row_pairs=MAX_ROW_PAIRS,
-            step=partial(sgns.cbow_step, mean=config.cbow_mean) if cbow else sgns.skipgram_step,
+            step=(
+                partial(sgns.cbow_step, mean=config.cbow_mean, inner=inner)
+                if cbow
+                else partial(sgns.skipgram_step, inner=inner)
+            ),
         )
 
     total_words = config.epochs * len(corpus)
     words_done = resumed.words_done
     history = [EpochRecord(**record) for record in resumed.history]
-    blocks = list(sentence_blocks(corpus.sentence_ends, BLOCK_WORDS))
+    size_of_blocks = (
+        BLOCK_WORDS if group is None else distributed.block_words(config.sync_every, group.world)
+    )
+    blocks = list(sentence_blocks(corpus.sentence_ends, size_of_blocks))
     bar = tqdm(
         total=total_words,
         initial=words_done,
@@ -379,31 +486,45 @@ def train_vectors(
         epoch_start = time.perf_counter() - (resumed.epoch_seconds if first_block else 0.0)
         for index in range(first_block, len(blocks)):
             block_start, block_end = blocks[index]
-            block = torch.from_numpy(corpus.tokens[block_start:block_end].astype(np.int64)).to(
-                device
-            )
-            positions = torch.arange(block_start, block_end, device=device)
-            sentences = torch.searchsorted(sentence_ends, positions, right=True)
-            kept = torch.rand(len(block), generator=generator, device=device) < keep[block]
-            words, sentences = block[kept], sentences[kept]
-            reach = torch.randint(1, window + 1, (len(words),), generator=generator, device=device)
-            noise = sample_noise(noise_table, (len(words), config.negative), generator)
-            learning_rate = config.learning_rate(words_done / total_words)
-            words_done += block_end - block_start
-            final_learning_rate = config.learning_rate(words_done / total_words)
-            if parallel is not None:
-                words, sentences, reach, noise = (
-                    t.numpy() for t in (words, sentences, reach, noise)
+            if group is not None and not group.owns(index):
+                # Another rank's block: it counts towards the learning rate all the same.
+                words_done += block_end - block_start
+                final_learning_rate = config.learning_rate(words_done / total_words)
+                loss, pairs = 0.0, 0
+            else:
+                if group is not None and epoch == 0:
+                    group.trained.append((block_start, block_end))
+                block = torch.from_numpy(corpus.tokens[block_start:block_end].astype(np.int64)).to(
+                    device
                 )
-            loss, pairs = train_block(
-                words, sentences, reach, noise, learning_rate, final_learning_rate
-            )
+                positions = torch.arange(block_start, block_end, device=device)
+                sentences = torch.searchsorted(sentence_ends, positions, right=True)
+                kept = torch.rand(len(block), generator=generator, device=device) < keep[block]
+                words, sentences = block[kept], sentences[kept]
+                reach = torch.randint(
+                    1, window + 1, (len(words),), generator=generator, device=device
+                )
+                noise = sample_noise(noise_table, (len(words), config.negative), generator)
+                learning_rate = config.learning_rate(words_done / total_words)
+                words_done += block_end - block_start
+                final_learning_rate = config.learning_rate(words_done / total_words)
+                if parallel is not None:
+                    words, sentences, reach, noise = (
+                        t.numpy() for t in (words, sentences, reach, noise)
+                    )
+                loss, pairs = train_block(
+                    words, sentences, reach, noise, learning_rate, final_learning_rate
+                )
             epoch_loss += loss
             epoch_pairs += pairs
+            if sync is not None and group.round_ends(index, len(blocks)):
+                sync()
+                if parallel is not None:
+                    parallel.refresh()
             # Every block, before anything is saved. A sum is NaN or infinite if any weight is (or
             # so large it overflows, which is divergence too), and reads each matrix once: 0.08 s
             # for 1M x 300 on two cores, where isfinite().all() takes seconds.
-            if not (torch.isfinite(input_vectors.sum()) and torch.isfinite(output_vectors.sum())):
+            if not all(torch.isfinite(matrix.sum()) for matrix in matrices):
                 raise ConfigError(
                     f"training diverged in epoch {epoch + 1} (weights became infinite or NaN): "
                     f"lower --alpha (now {config.alpha})"
@@ -416,6 +537,10 @@ def train_vectors(
             )
             epoch_ends = index + 1 == len(blocks)
             if epoch_ends:
+                if group is not None:
+                    epoch_loss, epoch_pairs = distributed.sum_tallies(
+                        epoch_loss, epoch_pairs, device
+                    )
                 seconds = time.perf_counter() - epoch_start
                 mean_loss = epoch_loss / max(epoch_pairs, 1)
                 history.append(
@@ -447,6 +572,7 @@ def train_vectors(
                     output_vectors,
                     generator.get_state(),
                     [asdict(record) for record in history],
+                    inner_vectors=inner_vectors,
                 )
                 checkpoint.save_state(checkpoints.folder, state)
                 last_saved = time.perf_counter()

@@ -33,7 +33,7 @@ def loss_plot_path(vectors_path: str | Path) -> Path:
 
 def training_log(model: TrainedModel, corpus: Sequence[object]) -> dict[str, Any]:
     """JSON-ready settings, sizes and timings of a run, with one record per epoch."""
-    return {
+    log = {
         "corpus": [str(source) for source in corpus],
         "config": dataclasses.asdict(model.config),
         "vocabulary": len(model.vectors),
@@ -43,6 +43,9 @@ def training_log(model: TrainedModel, corpus: Sequence[object]) -> dict[str, Any
         "words_per_second": model.words_per_second,
         "epochs": [dataclasses.asdict(record) for record in model.history],
     }
+    if getattr(model, "distributed", None):
+        log["distributed"] = model.distributed
+    return log
 
 
 def write_training_log(

@@ -41,8 +41,10 @@ class Vocabulary:
         if max_vocab is not None and max_vocab < 1:
             raise ConfigError(f"--max-vocab must be at least 1, got {max_vocab}")
         counts = np.asarray(counts, dtype=np.int64)
-        order = np.lexsort((np.array(words, dtype=object), -counts))
-        kept = order[counts[order] >= min_count]
+        # Alphabetically, then stably by descending count: only the words that can be kept.
+        frequent = sorted(np.flatnonzero(counts >= min_count).tolist(), key=words.__getitem__)
+        kept = np.array(frequent, dtype=np.int64)
+        kept = kept[np.argsort(-counts[kept], kind="stable")]
         if max_vocab is not None:
             kept = kept[:max_vocab]
         if kept.size == 0:

@@ -1,0 +1,172 @@
+"""Continued training: a saved native model trained on with new text (`train --init MODEL`).
+
+The model folder gives both weight matrices, the vocabulary with its counts, the tokenizer and the
+settings it was trained with. The new text is tokenized with the model's tokenizer and counted; the
+vocabulary becomes the old words (counts: old + new) and the new words seen at least `min_count`
+times in the new text, all sorted again by the merged counts (ties alphabetically, as
+`Vocabulary.from_counts` does), so ids stay in descending frequency as word2vec files expect. Both
+matrices are permuted to the new ids; a new word's input vector starts as word2vec starts one,
+uniform in [-0.5/dim, 0.5/dim) from a generator seeded with `seed`, its output vector at zero.
+Subsampling and the noise distribution then follow the merged counts, and the learning rate falls
+from alpha again.
+
+A word2vec file cannot be continued: it holds the input vectors only, not the output matrix that
+negative sampling trains against.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+
+from w2v.errors import ConfigError
+from w2v.native import read_native
+from w2v.tokenizer import make_tokenizer
+from w2v.vocab import Vocabulary
+
+# How to run, not what to train: taken from this run (or this machine's defaults), not the model.
+RUN_SETTINGS = frozenset({"threads", "device", "kernel", "sync_every"})
+# Fixed by the model's saved tokenizer, which the new text is read with.
+TOKENIZER_SETTINGS = ("tokenizer", "lowercase")
+
+
+@dataclass
+class InitialModel:
+    """A saved model to train on from: its vocabulary, both matrices, tokenizer and settings."""
+
+    path: Path
+    vocabulary: Vocabulary
+    input_vectors: torch.Tensor  # memory-mapped from the folder
+    output_vectors: torch.Tensor
+    tokenizer: Tokenizer
+    training: dict[str, Any] | None  # the settings it was trained with, when known
+
+    @property
+    def dim(self) -> int:
+        return self.input_vectors.shape[1]
+
+    def config(self, given: dict[str, Any] | None = None):  # -> TrainConfig
+        """The model's training settings with `given` on top (threads, device and kernel are this
+        run's); ConfigError for a dim or tokenizer that differs from the model's."""
+        from w2v.trainer import TrainConfig  # the trainer imports this module
+
+        given = dict(given or {})
+        names = {field.name for field in fields(TrainConfig)}
+        saved = {
+            name: value
+            for name, value in (self.training or {}).items()
+            if name in names and name not in RUN_SETTINGS
+        }
+        saved["dim"] = self.dim
+        config = replace(TrainConfig(**saved), **given)
+        self.check(config)
+        return config
+
+    def check(self, config) -> None:
+        """ConfigError if `config` cannot train on from this model: another dim or tokenizer."""
+        if config.dim != self.dim:
+            raise ConfigError(
+                f"--init {self.path}: the model has {self.dim} dimensions, this run asks for "
+                f"--dim {config.dim}: leave --dim out to keep the model's"
+            )
+        for name in TOKENIZER_SETTINGS if self.training else ():
+            if name in self.training and getattr(config, name) != self.training[name]:
+                option = "--no-lowercase" if name == "lowercase" else f"--{name}"
+                raise ConfigError(
+                    f"--init {self.path}: the model was trained with {name} "
+                    f"{self.training[name]!r}, this run asks for {getattr(config, name)!r}: "
+                    f"the new text is read with the model's tokenizer, so leave {option} out"
+                )
+
+    def merge(
+        self, types: list[str], counts: np.ndarray, min_count: int, max_vocab: int | None
+    ) -> tuple[Vocabulary, np.ndarray]:
+        """The merged vocabulary for new text with word types `types` seen `counts` times, and
+        each type's id in it (-1 for a new word under `min_count`), as `Vocabulary.from_counts`.
+
+        Old words all stay, whatever their count; new words seen at least `min_count` times join,
+        the most frequent first while the vocabulary is under `max_vocab` words.
+        """
+        old = self.vocabulary
+        old_ids = {word: index for index, word in enumerate(old.words)}
+        counts = np.asarray(counts, dtype=np.int64)
+        type_old = np.fromiter((old_ids.get(word, -1) for word in types), np.int64, len(types))
+        known = type_old >= 0
+        merged = old.counts.astype(np.int64)  # a copy
+        merged[type_old[known]] += counts[known]  # types are distinct, so no index repeats
+        fresh = np.flatnonzero(~known & (counts >= min_count))
+        if max_vocab is not None:
+            by_count = np.lexsort(
+                (np.array([types[i] for i in fresh], dtype=object), -counts[fresh])
+            )
+            fresh = fresh[by_count[: max(max_vocab - len(old), 0)]]
+        words = old.words + [types[i] for i in fresh]
+        all_counts = np.concatenate([merged, counts[fresh]])
+        order = np.lexsort((np.array(words, dtype=object), -all_counts))
+        position = np.empty(len(words), dtype=np.int64)
+        position[order] = np.arange(len(words))
+        new_ids = np.full(len(types), -1, dtype=np.int64)
+        new_ids[known] = position[type_old[known]]
+        new_ids[fresh] = position[len(old) + np.arange(len(fresh))]
+        return Vocabulary([words[i] for i in order], all_counts[order]), new_ids
+
+    def matrices(self, vocabulary: Vocabulary, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both matrices for `vocabulary`: old words' rows moved to their new ids, new words'
+        input rows uniform in [-0.5/dim, 0.5/dim) from a generator seeded with `seed`, output
+        rows zero."""
+        old_ids = {word: index for index, word in enumerate(self.vocabulary.words)}
+        rows = torch.tensor([old_ids.get(word, -1) for word in vocabulary.words], dtype=torch.long)
+        old = rows >= 0
+        dim = self.dim
+        input_vectors = torch.zeros(len(vocabulary), dim)
+        output_vectors = torch.zeros(len(vocabulary), dim)
+        input_vectors[old] = self.input_vectors.index_select(0, rows[old]).float()
+        output_vectors[old] = self.output_vectors.index_select(0, rows[old]).float()
+        generator = torch.Generator().manual_seed(seed)
+        new = int((~old).sum())
+        input_vectors[~old] = (torch.rand(new, dim, generator=generator) - 0.5) / dim
+        return input_vectors, output_vectors
+
+
+def load_initial(path: str | os.PathLike) -> InitialModel:
+    """The native model folder at `path`, to train on from; ConfigError, in one line, for what
+    cannot be continued: a word2vec file, a model without output vectors or without counts."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"--init {path}: no such model folder")
+    if not path.is_dir():
+        raise ConfigError(
+            f"--init {path}: a word2vec file holds no output vectors, so training cannot go on "
+            "from it: train with a native model folder as output (-o model/) and --init that"
+        )
+    model = read_native(path)
+    if model.output_vectors is None:
+        raise ConfigError(
+            f"--init {path}: the model holds no output vectors (it was converted from a word2vec "
+            "file), so training cannot go on from it: train with -o model/ and --init that"
+        )
+    if model.counts is None:
+        raise ConfigError(
+            f"--init {path}: the model's word counts are unknown, and continued training merges "
+            "them with the new text's: train with -o model/ and --init that"
+        )
+    tokenizer = model.tokenizer
+    if tokenizer is None:
+        training = model.training or {}
+        tokenizer = make_tokenizer(
+            training.get("tokenizer", "words"), training.get("lowercase", True)
+        )
+    return InitialModel(
+        path,
+        Vocabulary(model.words, np.asarray(model.counts, dtype=np.int64)),
+        model.vectors,
+        model.output_vectors,
+        tokenizer,
+        model.training,
+    )
