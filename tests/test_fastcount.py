@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import pre_tokenizers
+from tokenizers.trainers import WordLevelTrainer
 
 from w2v.corpus import read_pieces
 from w2v.encode import encode_corpus
 from w2v.errors import CorpusError
 from w2v.fastcount import WordCounter, ascii_rules
-from w2v.tokenizer import encode, learn_word_types, make_tokenizer, set_vocabulary
+from w2v.tokenizer import encode, make_tokenizer, set_vocabulary
 from w2v.vocab import Vocabulary
 
 RULES = [(split, lowercase) for split in ("words", "whitespace") for lowercase in (True, False)]
@@ -31,6 +32,20 @@ texts = st.lists(
     min_size=1,
     max_size=6,
 )
+
+
+def learn_word_types(tokenizer, texts) -> list[str]:
+    """Every distinct word in the texts by the tokenizers library's own trainer: the reference
+    the compiled pass must agree with."""
+    trainer = WordLevelTrainer(
+        vocab_size=2**31 - 1, min_frequency=0, special_tokens=[], show_progress=False
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    vocabulary = tokenizer.get_vocab()
+    words = [""] * len(vocabulary)
+    for word, index in vocabulary.items():
+        words[index] = word
+    return words
 
 
 def reference_words(texts, split, lowercase):

@@ -39,7 +39,7 @@ from tokenizers import Tokenizer
 from w2v.corpus import Source
 from w2v.encode import EncodedCorpus
 from w2v.errors import ConfigError, FormatError
-from w2v.fileio import atomic_path, atomic_write
+from w2v.fileio import atomic_path, atomic_write, read_versioned_json
 from w2v.tokenizer import load_tokenizer, save_tokenizer
 from w2v.vocab import Vocabulary
 
@@ -227,17 +227,7 @@ def remove(folder: Path) -> None:
 
 
 def _read_header(folder: Path) -> dict[str, Any]:
-    path = folder / CORPUS
     try:
-        header = json.loads(path.read_text(encoding="utf-8"))
+        return read_versioned_json(folder / CORPUS, FORMAT, VERSION, "w2v checkpoint")
     except FileNotFoundError:
         raise ConfigError(f"{folder}: not a w2v checkpoint folder (no {CORPUS})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise FormatError(f"{path}: cannot read ({error})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise FormatError(f"{path}: not a w2v checkpoint")
-    if header.get("version") != VERSION:
-        raise FormatError(
-            f"{path}: checkpoint version {header.get('version')!r}; this w2v reads version {VERSION}"
-        )
-    return header

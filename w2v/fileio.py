@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+from w2v.errors import FormatError
 
 
 @contextlib.contextmanager
@@ -51,3 +54,21 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def read_versioned_json(path: Path, form: str, version: int, kind: str) -> dict[str, Any]:
+    """A JSON object this toolkit wrote with its "format" and "version", or a FormatError naming
+    `path`; a missing file raises FileNotFoundError, for the caller to say what is missing."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FormatError(f"{path}: cannot read ({error})") from None
+    if not isinstance(data, dict) or data.get("format") != form:
+        raise FormatError(f"{path}: not a {kind}")
+    if data.get("version") != version:
+        raise FormatError(
+            f"{path}: format version {data.get('version')!r}; this w2v reads version {version}"
+        )
+    return data

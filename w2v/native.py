@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
 from w2v.errors import ConfigError, FormatError
-from w2v.fileio import atomic_path, atomic_write
+from w2v.fileio import atomic_path, atomic_write, read_versioned_json
 from w2v.formats import _check_words, _first_duplicate
 from w2v.tokenizer import load_tokenizer, save_tokenizer
 from w2v.vocab import Vocabulary
@@ -163,17 +163,9 @@ def _matrix(name: str, tensor: torch.Tensor, rows: int) -> torch.Tensor:
 
 def _read_config(path: Path) -> dict[str, Any]:
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = read_versioned_json(path, FORMAT, VERSION, "w2v model configuration")
     except FileNotFoundError:
         raise FormatError(f"{path.parent}: not a w2v model folder (no {CONFIG})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise FormatError(f"{path}: cannot read ({error})") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise FormatError(f"{path}: not a w2v model configuration")
-    if config.get("version") != VERSION:
-        raise FormatError(
-            f"{path}: format version {config.get('version')!r}; this w2v reads version {VERSION}"
-        )
     for key, kind in {"words": int, "dim": int, "counts": bool}.items():
         if type(config.get(key)) is not kind:
             raise FormatError(f"{path}: '{key}' is missing or not of type {kind.__name__}")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 
 from w2v.errors import ConfigError, FormatError
@@ -33,24 +32,6 @@ def make_tokenizer(split: str = "words", lowercase: bool = True) -> Tokenizer:
     else:
         tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     return tokenizer
-
-
-def learn_word_types(tokenizer: Tokenizer, texts: Iterable[str]) -> list[str]:
-    """Every distinct word in the texts, so that `encode` can give each one an id.
-
-    The counting runs in the tokenizers library's native, multi-threaded trainer; the order of the
-    returned words carries no meaning (exact counts come from the encoded ids). No special token is
-    registered, so a saved tokenizer never turns the literal text "[UNK]" into a vocabulary word.
-    """
-    trainer = trainers.WordLevelTrainer(
-        vocab_size=2**31 - 1, min_frequency=0, special_tokens=[], show_progress=False
-    )
-    tokenizer.train_from_iterator(texts, trainer=trainer)
-    vocabulary = tokenizer.get_vocab()
-    words = [""] * len(vocabulary)
-    for word, index in vocabulary.items():
-        words[index] = word
-    return words
 
 
 def set_vocabulary(tokenizer: Tokenizer, words: list[str]) -> None:
