@@ -2,9 +2,9 @@
 `datasets`, or a corpus known by name and fetched into the cache.
 
 Every source reads as the same (text, ends_line) pieces as a text file (see `w2v.corpus`), so
-training treats them alike. Training reads its corpus twice (once to count the words, once to
-encode them): a streamed Hugging Face dataset is streamed twice rather than saved, so a corpus
-larger than the memory or the disk still trains.
+training treats them alike. Training reads its corpus once, counting and encoding together: a
+Hugging Face dataset is streamed rather than saved, so a corpus larger than the memory or the
+disk still trains.
 """
 
 from __future__ import annotations

@@ -139,7 +139,7 @@ def test_blocks_and_passes_agree_with_the_reference(tmp_path, monkeypatch, seed)
     assert whole == expected
     # Blocks of a few words and text read in pieces of a few characters change nothing.
     monkeypatch.setattr(phrases, "BLOCK_TOKENS", rng.randint(2, 9))
-    monkeypatch.setattr(phrases, "BATCH_CHARS", 16)
+    monkeypatch.setattr(corpus, "BATCH_CHARS", 16)
     blocks, _ = phrased(tmp_path, lines, passes=passes, threshold=threshold, min_count=min_count)
     assert blocks == expected
 
@@ -149,7 +149,7 @@ def test_a_huge_line_is_streamed_with_the_same_result(tmp_path, monkeypatch):
     words = rng.choices(["new", "york", "the", "city", "of", "a"], k=20_000)
     line = " ".join(words)
     whole, _ = phrased(tmp_path, [line], threshold=1.0)
-    monkeypatch.setattr(phrases, "read_pieces", partial(corpus.read_pieces, chunk_chars=100))
+    monkeypatch.setattr(corpus, "read_pieces", partial(corpus.read_pieces, chunk_chars=100))
     monkeypatch.setattr(phrases, "BLOCK_TOKENS", 1000)
     streamed, _ = phrased(tmp_path, [line], threshold=1.0)
     assert streamed == whole == reference([line], 1, 1.0, 5)

@@ -39,7 +39,7 @@ from tokenizers import Tokenizer
 from w2v.corpus import Source
 from w2v.encode import EncodedCorpus
 from w2v.errors import ConfigError, FormatError
-from w2v.fileio import atomic_path, atomic_write, read_versioned_json
+from w2v.fileio import atomic_path, atomic_write, map_array, read_versioned_json
 from w2v.tokenizer import load_tokenizer, save_tokenizer
 from w2v.vocab import Vocabulary
 
@@ -161,11 +161,7 @@ def load_corpus(
     tokenizer = load_tokenizer(folder / TOKENIZER)
     try:
         ends = np.fromfile(folder / ENDS, dtype=np.int64)
-        tokens = (
-            np.memmap(folder / TOKENS, dtype=np.int32, mode="r")
-            if (folder / TOKENS).stat().st_size
-            else np.zeros(0, np.int32)
-        )
+        tokens = map_array(folder / TOKENS, np.int32)
     except OSError as error:
         raise FormatError(f"{folder}: cannot read the encoded corpus ({error})") from None
     if len(ends) == 0 or ends[-1] != len(tokens):

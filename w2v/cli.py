@@ -18,10 +18,11 @@ from w2v.continued import RUN_SETTINGS, load_initial
 from w2v.convert import convert
 from w2v.corpus import expand_paths
 from w2v.errors import ConfigError, W2VError
-from w2v.evaluate import evaluate_analogies, evaluate_similarity, shipped_list
+from w2v.evaluate import METHODS, evaluate_analogies, evaluate_similarity, shipped_list
 from w2v.phrases import MIN_COUNT, THRESHOLD, pass_thresholds, write_phrases
 from w2v.projector import export_projector
 from w2v.report import write_report
+from w2v.tokenizer import SPLITS
 from w2v.trainer import DEVICES, KERNELS, MODELS, TrainConfig, check_writable, train
 from w2v.trainlog import loss_plot_path, write_training_log
 from w2v.vectors import load
@@ -369,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train_parser.add_argument(
         "--tokenizer",
-        choices=("words", "whitespace"),
+        choices=SPLITS,
         default=defaults.tokenizer,
         help="words: split letters and digits from punctuation; whitespace: split on spaces only (default: %(default)s)",
     )
@@ -426,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("a", "b", "c"):
         analogy_parser.add_argument(name)
     analogy_parser.add_argument(
-        "--method", choices=("3cosadd", "3cosmul"), default="3cosadd", help="(default: %(default)s)"
+        "--method", choices=METHODS, default="3cosadd", help="(default: %(default)s)"
     )
     similar_parser = commands.add_parser("similar", help="nearest neighbours of words, by cosine")
     similar_parser.add_argument(
@@ -524,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     phrases_parser.add_argument(
         "--tokenizer",
-        choices=("words", "whitespace"),
+        choices=SPLITS,
         default="words",
         help="as train's, which should match (default: %(default)s)",
     )

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from w2v.errors import FormatError
+from w2v.fileio import sidecar_paths
 from w2v.formats import read_word2vec, write_word2vec
 from w2v.native import NativeModel, is_native, read_native, write_native
 from w2v.tokenizer import save_tokenizer
-from w2v.trainer import sidecar_paths
 from w2v.vocab import Vocabulary
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from tqdm.auto import tqdm
+
 from w2v.errors import CorpusError
 
 OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
@@ -158,3 +160,28 @@ def corpus_size(sources: Sequence[Source]) -> int | None:
     if any(not isinstance(path, Path) or path.suffix.lower() in OPENERS for path in sources):
         return None
     return sum(path.stat().st_size for path in sources)
+
+
+BATCH_CHARS = 1 << 20
+
+
+def piece_batches(files: Sequence[Source], progress: tqdm) -> Iterator[list[tuple[str, bool]]]:
+    """The pieces of `read_pieces` in batches of about BATCH_CHARS characters, for the tokenizer;
+    `progress` advances by the characters each batch holds."""
+    batch: list[tuple[str, bool]] = []
+    size = 0
+    for text, ends_line in read_pieces(files):
+        batch.append((text, ends_line))
+        size += len(text) + ends_line
+        if size >= BATCH_CHARS:
+            progress.update(size)
+            yield batch
+            batch, size = [], 0
+    if batch:
+        progress.update(size)
+        yield batch
+
+
+def progress_bar(description: str, total: int | None, unit: str, show: bool) -> tqdm:
+    """A tqdm bar of `unit`s (scaled: kB, MB...), silent when `show` is False."""
+    return tqdm(total=total, desc=description, unit=unit, unit_scale=True, disable=not show)

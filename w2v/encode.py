@@ -11,14 +11,14 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
-from w2v.corpus import corpus_size, read_pieces
+from w2v.corpus import corpus_size, piece_batches, progress_bar
 from w2v.errors import CorpusError
 from w2v.fastcount import Prepared, WordCounter, sentence_ends
+from w2v.fileio import map_array
 from w2v.tokenizer import set_vocabulary
 from w2v.vocab import Vocabulary
 
 MAX_SENTENCE_WORDS = 10_000
-BATCH_CHARS = 1 << 20
 REMAP_BLOCK = 1 << 22
 
 
@@ -34,28 +34,12 @@ class EncodedCorpus:
         return len(self.tokens)
 
 
-def _piece_batches(files: Sequence[Path], progress: tqdm) -> Iterator[list[tuple[str, bool]]]:
-    """Group pieces of text into batches of about BATCH_CHARS characters for the tokenizer."""
-    batch: list[tuple[str, bool]] = []
-    size = 0
-    for text, ends_line in read_pieces(files):
-        batch.append((text, ends_line))
-        size += len(text) + ends_line
-        if size >= BATCH_CHARS:
-            progress.update(size)
-            yield batch
-            batch, size = [], 0
-    if batch:
-        progress.update(size)
-        yield batch
-
-
 def _prepared_batches(
     files: Sequence[Path], progress: tqdm, counter: WordCounter
 ) -> Iterator[tuple[list[tuple[str, bool]], Prepared]]:
     """The batches with their texts prepared for `counter.run`, the next batch being read and
     prepared in another thread while the caller counts this one (the count releases the GIL)."""
-    batches = _piece_batches(files, progress)
+    batches = piece_batches(files, progress)
 
     def step() -> tuple[list[tuple[str, bool]], Prepared] | None:
         batch = next(batches, None)
@@ -66,10 +50,6 @@ def _prepared_batches(
         while (item := coming.result()) is not None:
             coming = pool.submit(step)
             yield item
-
-
-def _bar(description: str, total: int | None, show: bool) -> tqdm:
-    return tqdm(total=total, desc=description, unit="B", unit_scale=True, disable=not show)
 
 
 def encode_corpus(
@@ -95,7 +75,10 @@ def encode_corpus(
     end_parts: list[np.ndarray] = []
     position = sentence_start = 0
     raw_path = work_dir / "types.int32"
-    with _bar("encoding", corpus_size(files), progress) as bar, raw_path.open("wb") as raw:
+    with (
+        progress_bar("encoding", corpus_size(files), "B", progress) as bar,
+        raw_path.open("wb") as raw,
+    ):
         for batch, prepared in _prepared_batches(files, bar, counter):
             ids, piece_tokens = counter.run(prepared)
             raw.write(ids)
@@ -148,8 +131,6 @@ def encode_corpus(
             f"{name}: no line holds two words of the vocabulary, so no word has a neighbour to "
             "learn from (context windows never cross lines)"
         )
-    tokens = (
-        np.memmap(tokens_path, dtype=np.int32, mode="r") if ends[-1] > 0 else np.zeros(0, np.int32)
-    )
+    tokens = map_array(tokens_path, np.int32)
     set_vocabulary(tokenizer, vocabulary.words)
     return vocabulary, EncodedCorpus(tokens, ends[ends > 0], position)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 
 from w2v.errors import ConfigError, FormatError
-from w2v.vectors import name_missing
+from w2v.vectors import COSMUL_EPSILON, name_missing
 
 if TYPE_CHECKING:
     from w2v.vectors import KeyedVectors
@@ -29,7 +29,6 @@ SEMANTIC_SECTIONS = 5
 _MAX_BATCH = 1000
 # Keep each batch's score matrix near 128 MiB of float32 however large restrict_vocab is.
 _SCORE_ELEMENTS = 1 << 25
-_COSMUL_EPS = 1e-6
 # Words named, with near spellings, when questions are left out for want of them.
 MISSING_NAMED = 5
 
@@ -243,12 +242,6 @@ def _read_lines(path: str | Path) -> list[str]:
         raise FormatError(f"{path}: not UTF-8 text (bad byte at offset {e.start})") from e
 
 
-def _check_restrict(restrict_vocab: int, vocab_size: int) -> int:
-    if restrict_vocab < 1:
-        raise ConfigError(f"restrict_vocab must be at least 1, got {restrict_vocab}")
-    return min(restrict_vocab, vocab_size)
-
-
 def _read_analogies(path: str | Path) -> tuple[list[str], list[int], list[list[str]], int]:
     """Section names, each question's section and words, and the count of malformed lines."""
     names: list[str] = []
@@ -293,7 +286,7 @@ def _analogy_scores(
     scores = torch.mm(b, unit.T, out=buffers[0]).add_(1).mul_(0.5)
     torch.mm(c, unit.T, out=spare).add_(1).mul_(0.5)
     scores.mul_(spare)
-    torch.mm(a, unit.T, out=spare).add_(1).mul_(0.5).add_(_COSMUL_EPS)
+    torch.mm(a, unit.T, out=spare).add_(1).mul_(0.5).add_(COSMUL_EPSILON)
     return scores.div_(spare)
 
 
@@ -348,7 +341,7 @@ def evaluate_analogies(
     method = method.lower()
     if method not in METHODS:
         raise ConfigError(f"unknown analogy method {method!r}; choose from {', '.join(METHODS)}")
-    rows = _check_restrict(restrict_vocab, len(kv.words))
+    rows = kv.search_limit(restrict_vocab)
     names, question_sections, questions, skipped = _read_analogies(path)
 
     index = lowercase_index(kv.words, rows)
@@ -440,9 +433,7 @@ def evaluate_similarity(
     kv: KeyedVectors, path: str | Path, restrict_vocab: int | None = None
 ) -> SimilarityResult:
     """Spearman's rho and Pearson's r of a word-pair file's human scores against cosines."""
-    rows = (
-        len(kv.words) if restrict_vocab is None else _check_restrict(restrict_vocab, len(kv.words))
-    )
+    rows = kv.search_limit(restrict_vocab)
     pairs, skipped = _read_pairs(path)
     index = lowercase_index(kv.words, rows)
     left, right, human = [], [], []

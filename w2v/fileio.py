@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from w2v.errors import FormatError
 
 
@@ -72,3 +74,22 @@ def read_versioned_json(path: Path, form: str, version: int, kind: str) -> dict[
             f"{path}: format version {data.get('version')!r}; this w2v reads version {version}"
         )
     return data
+
+
+def map_array(path: Path, dtype: type) -> np.ndarray:
+    """The file's values, memory-mapped read-only (an empty array for an empty file, which
+    np.memmap refuses)."""
+    return np.memmap(path, dtype=dtype, mode="r") if path.stat().st_size else np.zeros(0, dtype)
+
+
+def beside(vectors_path: str | Path, suffix: str) -> Path:
+    """A file next to the vectors, named as they are less their extension: `NAME.log.json`."""
+    path = Path(vectors_path)
+    stem = path.with_suffix("") if path.suffix else path
+    return stem.with_name(stem.name + suffix)
+
+
+def sidecar_paths(vectors_path: str | Path) -> tuple[Path, Path]:
+    """Where the tokenizer and the counts of a word2vec vectors file live: `NAME.tokenizer.json`,
+    `NAME.vocab.txt`."""
+    return beside(vectors_path, ".tokenizer.json"), beside(vectors_path, ".vocab.txt")

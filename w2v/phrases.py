@@ -29,16 +29,15 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
-from w2v.corpus import corpus_size, read_pieces
+from w2v.corpus import corpus_size, piece_batches, progress_bar
 from w2v.errors import ConfigError, CorpusError
 from w2v.fastcount import WordCounter
-from w2v.fileio import atomic_output
+from w2v.fileio import atomic_output, map_array
 from w2v.tokenizer import make_tokenizer
 
 # word2phrase's defaults.
 THRESHOLD = 100.0
 MIN_COUNT = 5
-BATCH_CHARS = 1 << 20
 # Tokens per block: the pair keys and their sort stay near a few hundred MB whatever the corpus.
 BLOCK_TOKENS = 1 << 22
 
@@ -114,37 +113,17 @@ def write_phrases(
     return found
 
 
-def _bar(description: str, total: int | None, unit: str, show: bool) -> tqdm:
-    return tqdm(total=total, desc=description, unit=unit, unit_scale=True, disable=not show)
-
-
-def _batches(files: Sequence[Path], bar: tqdm) -> Iterator[list[tuple[str, bool]]]:
-    """The files' pieces of text (see read_pieces) in batches of about BATCH_CHARS characters."""
-    batch: list[tuple[str, bool]] = []
-    size = 0
-    for piece in read_pieces(files):
-        batch.append(piece)
-        size += len(piece[0]) + 1
-        if size >= BATCH_CHARS:
-            bar.update(size)
-            yield batch
-            batch, size = [], 0
-    bar.update(size)
-    if batch:
-        yield batch
-
-
 def _encode(files: Sequence[Path], tokenizer: Tokenizer, work: Path, progress: bool) -> _Ids:
     """Tokenize the files into a file of ids, every word kept, noting where each line ends."""
     counter = WordCounter(tokenizer)
     ids_path, ends_path = work / "ids-0.int32", work / "ends-0.int64"
     position = 0
     with (
-        _bar("phrases: reading", corpus_size(files), "B", progress) as bar,
+        progress_bar("phrases: reading", corpus_size(files), "B", progress) as bar,
         ids_path.open("wb") as ids_file,
         ends_path.open("wb") as ends_file,
     ):
-        for batch in _batches(files, bar):
+        for batch in piece_batches(files, bar):
             ids, piece_tokens = counter.encode([text for text, _ in batch])
             ids_file.write(ids)
             offsets = position + piece_tokens
@@ -153,12 +132,7 @@ def _encode(files: Sequence[Path], tokenizer: Tokenizer, work: Path, progress: b
     types = counter.words
     if position == 0:
         raise CorpusError(f"{files[0] if len(files) == 1 else 'corpus'}: no words in the corpus")
-    return _Ids(_map(ids_path, np.int32), _map(ends_path, np.int64), types)
-
-
-def _map(path: Path, dtype: type) -> np.ndarray:
-    # np.memmap refuses an empty file; a corpus of empty lines only never gets this far.
-    return np.memmap(path, dtype=dtype, mode="r") if path.stat().st_size else np.zeros(0, dtype)
+    return _Ids(map_array(ids_path, np.int32), map_array(ends_path, np.int64), types)
 
 
 def _blocks(total: int) -> Iterator[tuple[int, int]]:
@@ -229,7 +203,7 @@ def _phrase_pass(
     frequent_id[frequent_words] = np.arange(len(frequent_words), dtype=np.int32)
     base = max(len(frequent_words), 1)
 
-    with _bar(f"phrases: pass {number}", 2 * total, "word", progress) as bar:
+    with progress_bar(f"phrases: pass {number}", 2 * total, "word", progress) as bar:
         keys, pair_counts = _count_pairs(corpus, frequent_id, base, bar)
         left = counts[frequent_words[keys // base]]
         right = counts[frequent_words[keys % base]]
@@ -243,7 +217,7 @@ def _phrase_pass(
         joined = _join(corpus, phrase_keys, phrase_ids, frequent_id, base, ids_path, ends_path, bar)
     seconds = time.perf_counter() - start_time
     summary = PhrasePass(number, threshold, phrases, joined, total, seconds)
-    return _Ids(_map(ids_path, np.int32), _map(ends_path, np.int64), types), summary
+    return _Ids(map_array(ids_path, np.int32), map_array(ends_path, np.int64), types), summary
 
 
 def _name_phrases(
@@ -323,7 +297,7 @@ def _write_text(corpus: _Ids, output: Path, progress: bool) -> None:
     lines = corpus.line_ends
     with (
         atomic_output(output) as stream,
-        _bar("phrases: writing", len(corpus.ids), "word", progress) as bar,
+        progress_bar("phrases: writing", len(corpus.ids), "word", progress) as bar,
     ):
         # Empty lines before the first word.
         stream.write(b"\n" * int(np.searchsorted(lines, 0, "right")))

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from w2v import plots
 from w2v.evaluate import AnalogyResult, SectionScore, SimilarityResult
-from w2v.fileio import atomic_write
-from w2v.trainlog import beside
+from w2v.fileio import atomic_write, beside
 
 BAR_WIDTH = 20
 WORST_QUESTIONS = 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -21,7 +21,8 @@ from w2v.continued import InitialModel, load_initial
 from w2v.corpus import PieceSource, Source
 from w2v.encode import EncodedCorpus, encode_corpus
 from w2v.errors import ConfigError
-from w2v.huffman import huffman_tree
+from w2v.fileio import sidecar_paths
+from w2v.huffman import HuffmanTree, huffman_tree
 from w2v.kernel import ParallelSpans, train_span, train_span_cbow, train_span_cbow_hs, train_span_hs
 from w2v.native import is_native, write_native
 from w2v.phrases import THRESHOLD as PHRASE_THRESHOLD
@@ -56,9 +57,8 @@ class TrainConfig:
     seed: int = 1
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     device: str = "auto"
-    model: str = (
-        "skipgram"  # or "cbow": the context words' vectors together predict the centre word
-    )
+    # "skipgram", or "cbow": the context words' vectors together predict the centre word.
+    model: str = "skipgram"
     cbow_mean: bool = True  # CBOW averages the context vectors; False sums them (--cbow-sum)
     batch_words: int = 4096  # centre words per batched update of the torch kernel
     kernel: str = "auto"  # numba: compiled CPU loop; torch: batched tensor updates (CPU or CUDA)
@@ -188,12 +188,6 @@ class TrainedModel:
         counts = np.asarray(self.vectors.counts, dtype=np.int64)
         Vocabulary(self.vectors.words, counts).save(vocabulary_path)
         return [path, tokenizer_path, vocabulary_path]
-
-
-def sidecar_paths(vectors_path: Path) -> tuple[Path, Path]:
-    """Where the tokenizer and the vocabulary counts of a vectors file live: `NAME.tokenizer.json`, `NAME.vocab.txt`."""
-    stem = vectors_path.with_suffix("") if vectors_path.suffix else vectors_path
-    return stem.with_name(stem.name + ".tokenizer.json"), stem.with_name(stem.name + ".vocab.txt")
 
 
 def check_writable(path: str | Path) -> None:
@@ -393,7 +387,7 @@ def train_vectors(
     """
     device = config.resolved_device()
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    size, dim, window = len(vocabulary), config.dim, config.window
+    size, dim = len(vocabulary), config.dim
     if resumed is None:
         if initial is None:
             # word2vec's start: input vectors uniform in [-0.5/dim, 0.5/dim), output vectors zero.
@@ -428,38 +422,9 @@ def train_vectors(
     noise_table = noise_distribution(torch.from_numpy(vocabulary.counts)).to(device)
     sentence_ends = torch.from_numpy(corpus.sentence_ends).to(device)
 
-    cbow = config.model == "cbow"
-    if config.resolved_kernel() == "numba":
-        span = partial(train_span_cbow, mean=config.cbow_mean) if cbow else train_span
-        if tree is not None:
-            paths = {"codes": tree.codes, "points": tree.points, "lengths": tree.lengths}
-            span = (
-                partial(train_span_cbow_hs, mean=config.cbow_mean, **paths)
-                if cbow
-                else partial(train_span_hs, **paths)
-            )
-        parallel = ParallelSpans(
-            input_vectors, output_vectors, config.threads, span, inner_vectors=inner_vectors
-        )
-        train_block = parallel.train_block
-    else:
-        parallel = None
-        inner = None
-        if tree is not None:
-            inner = sgns.InnerNodes(inner_vectors, *tree.to_torch(device))
-        train_block = partial(
-            sgns.train_block,
-            input_vectors,
-            output_vectors,
-            window=window,
-            batch_words=config.batch_words,
-            max_row_pairs=MAX_ROW_PAIRS,
-            step=(
-                partial(sgns.cbow_step, mean=config.cbow_mean, inner=inner)
-                if cbow
-                else partial(sgns.skipgram_step, inner=inner)
-            ),
-        )
+    train_block, parallel = _block_trainer(
+        config, input_vectors, output_vectors, inner_vectors, tree
+    )
 
     total_words = config.epochs * len(corpus)
     words_done = resumed.words_done
@@ -494,27 +459,22 @@ def train_vectors(
             else:
                 if group is not None and epoch == 0:
                     group.trained.append((block_start, block_end))
-                block = torch.from_numpy(corpus.tokens[block_start:block_end].astype(np.int64)).to(
-                    device
+                draws = _draw_block(
+                    corpus,
+                    block_start,
+                    block_end,
+                    sentence_ends,
+                    keep,
+                    noise_table,
+                    config,
+                    generator,
                 )
-                positions = torch.arange(block_start, block_end, device=device)
-                sentences = torch.searchsorted(sentence_ends, positions, right=True)
-                kept = torch.rand(len(block), generator=generator, device=device) < keep[block]
-                words, sentences = block[kept], sentences[kept]
-                reach = torch.randint(
-                    1, window + 1, (len(words),), generator=generator, device=device
-                )
-                noise = sample_noise(noise_table, (len(words), config.negative), generator)
+                if parallel is not None:
+                    draws = tuple(t.numpy() for t in draws)
                 learning_rate = config.learning_rate(words_done / total_words)
                 words_done += block_end - block_start
                 final_learning_rate = config.learning_rate(words_done / total_words)
-                if parallel is not None:
-                    words, sentences, reach, noise = (
-                        t.numpy() for t in (words, sentences, reach, noise)
-                    )
-                loss, pairs = train_block(
-                    words, sentences, reach, noise, learning_rate, final_learning_rate
-                )
+                loss, pairs = train_block(*draws, learning_rate, final_learning_rate)
             epoch_loss += loss
             epoch_pairs += pairs
             if sync is not None and group.round_ends(index, len(blocks)):
@@ -580,3 +540,69 @@ def train_vectors(
         parallel.close()
     bar.close()
     return input_vectors, output_vectors, history
+
+
+def _block_trainer(
+    config: TrainConfig,
+    input_vectors: torch.Tensor,
+    output_vectors: torch.Tensor,
+    inner_vectors: torch.Tensor | None,
+    tree: HuffmanTree | None,
+) -> tuple[Callable[..., tuple[float, int]], ParallelSpans | None]:
+    """The function that trains one block's draws, for the settings' kernel and model, and the
+    thread pool behind it (None for the torch kernel)."""
+    cbow = config.model == "cbow"
+    if config.resolved_kernel() == "numba":
+        span = partial(train_span_cbow, mean=config.cbow_mean) if cbow else train_span
+        if tree is not None:
+            paths = {"codes": tree.codes, "points": tree.points, "lengths": tree.lengths}
+            span = (
+                partial(train_span_cbow_hs, mean=config.cbow_mean, **paths)
+                if cbow
+                else partial(train_span_hs, **paths)
+            )
+        parallel = ParallelSpans(
+            input_vectors, output_vectors, config.threads, span, inner_vectors=inner_vectors
+        )
+        return parallel.train_block, parallel
+    inner = None
+    if tree is not None:
+        inner = sgns.InnerNodes(inner_vectors, *tree.to_torch(input_vectors.device))
+    step = (
+        partial(sgns.cbow_step, mean=config.cbow_mean, inner=inner)
+        if cbow
+        else partial(sgns.skipgram_step, inner=inner)
+    )
+    block_trainer = partial(
+        sgns.train_block,
+        input_vectors,
+        output_vectors,
+        window=config.window,
+        batch_words=config.batch_words,
+        max_row_pairs=MAX_ROW_PAIRS,
+        step=step,
+    )
+    return block_trainer, None
+
+
+def _draw_block(
+    corpus: EncodedCorpus,
+    block_start: int,
+    block_end: int,
+    sentence_ends: torch.Tensor,
+    keep: torch.Tensor,
+    noise_table: torch.Tensor,
+    config: TrainConfig,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A block's random choices, in a fixed order so a seed always gives the same ones: the words
+    subsampling keeps, their sentence numbers, each centre's window and its noise words."""
+    device = keep.device
+    block = torch.from_numpy(corpus.tokens[block_start:block_end].astype(np.int64)).to(device)
+    positions = torch.arange(block_start, block_end, device=device)
+    sentences = torch.searchsorted(sentence_ends, positions, right=True)
+    kept = torch.rand(len(block), generator=generator, device=device) < keep[block]
+    words, sentences = block[kept], sentences[kept]
+    reach = torch.randint(1, config.window + 1, (len(words),), generator=generator, device=device)
+    noise = sample_noise(noise_table, (len(words), config.negative), generator)
+    return words, sentences, reach, noise

@@ -8,17 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from w2v.fileio import atomic_write
+from w2v.fileio import atomic_write, beside
 
 if TYPE_CHECKING:
     from w2v.trainer import TrainedModel
-
-
-def beside(vectors_path: str | Path, suffix: str) -> Path:
-    """A file next to the vectors, named as they are less their extension: `NAME.log.json`."""
-    path = Path(vectors_path)
-    stem = path.with_suffix("") if path.suffix else path
-    return stem.with_name(stem.name + suffix)
 
 
 def log_path(vectors_path: str | Path) -> Path:
@@ -43,7 +36,7 @@ def training_log(model: TrainedModel, corpus: Sequence[object]) -> dict[str, Any
         "words_per_second": model.words_per_second,
         "epochs": [dataclasses.asdict(record) for record in model.history],
     }
-    if getattr(model, "distributed", None):
+    if model.distributed:
         log["distributed"] = model.distributed
     return log
 

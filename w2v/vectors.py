@@ -12,6 +12,7 @@ from tokenizers import Tokenizer
 
 from w2v.embedding import TextEncoder, embedding_layer
 from w2v.errors import ConfigError, OutOfVocabularyError
+from w2v.fileio import sidecar_paths
 from w2v.formats import read_word2vec, write_word2vec
 from w2v.native import is_native, read_native, write_native
 from w2v.tokenizer import load_tokenizer
@@ -19,7 +20,7 @@ from w2v.tokenizer import load_tokenizer
 _TEXT_SUFFIXES = frozenset({".txt", ".vec"})
 # Levy and Goldberg's epsilon, as in gensim, keeps 3CosMul finite when a negative word is
 # diametrically opposite a candidate.
-_COSMUL_EPSILON = 1e-6
+COSMUL_EPSILON = 1e-6
 # Queries scored per matrix product: 256 queries x 80,000 words of float32 scores is 82 MB.
 _BATCH_QUERIES = 256
 # Spelling suggestions come from the most frequent words only, which keeps a miss fast in a large
@@ -133,7 +134,7 @@ class KeyedVectors:
         if len(positive_units) + len(negative_units) == 0:
             raise ConfigError("most_similar needs at least one positive or negative word")
         query = _unit(torch.cat([positive_units, -negative_units]).mean(dim=0))
-        candidates = self.unit_vectors()[: self._search_limit(restrict_vocab)]
+        candidates = self.unit_vectors()[: self.search_limit(restrict_vocab)]
         return self._best(candidates @ query, query_rows, topn)
 
     def most_similar_batch(
@@ -145,7 +146,7 @@ class KeyedVectors:
             raise ConfigError(f"topn must be at least 1, not {topn}")
         rows = self._rows_of(list(words))
         units = self.unit_vectors()
-        candidates = units[: self._search_limit(restrict_vocab)]
+        candidates = units[: self.search_limit(restrict_vocab)]
         answers: list[list[tuple[str, float]]] = []
         for start in range(0, len(rows), _BATCH_QUERIES):
             batch = torch.tensor(rows[start : start + _BATCH_QUERIES])
@@ -176,12 +177,12 @@ class KeyedVectors:
         positive_units, negative_units, query_rows = self._query_units(positive, negative)
         if len(positive_units) == 0:
             raise ConfigError("most_similar_cosmul needs at least one positive word")
-        candidates = self.unit_vectors()[: self._search_limit(restrict_vocab)]
+        candidates = self.unit_vectors()[: self.search_limit(restrict_vocab)]
         # Cosines are shifted from [-1, 1] into [0, 1] so that products and quotients of them
         # rank candidates sensibly (Levy and Goldberg 2014, footnote 7).
         shifted = (candidates @ torch.cat([positive_units, negative_units]).T + 1) / 2
         numerator = shifted[:, : len(positive_units)].prod(dim=1)
-        denominator = shifted[:, len(positive_units) :].prod(dim=1) + _COSMUL_EPSILON
+        denominator = shifted[:, len(positive_units) :].prod(dim=1) + COSMUL_EPSILON
         return self._best(numerator / denominator, query_rows, topn)
 
     def similarity(self, a: str, b: str) -> float:
@@ -280,7 +281,8 @@ class KeyedVectors:
             )
         return vector
 
-    def _search_limit(self, restrict_vocab: int | None) -> int:
+    def search_limit(self, restrict_vocab: int | None) -> int:
+        """How many of the most frequent rows a query searches: all, or the first `restrict_vocab`."""
         if restrict_vocab is None:
             return len(self.words)
         if restrict_vocab < 1:
@@ -323,9 +325,6 @@ def load(path: str | os.PathLike) -> KeyedVectors:
         kv = KeyedVectors(model.words, model.vectors, model.counts)
         kv._tokenizer_file = model.tokenizer_file
         return kv
-    # Imported here because the trainer imports this module.
-    from w2v.trainer import sidecar_paths
-
     words, vectors = read_word2vec(path)
     tokenizer_path, _ = sidecar_paths(Path(path))
     tokenizer = load_tokenizer(tokenizer_path) if tokenizer_path.is_file() else None
