@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from w2v.huffman import huffman_tree
-from w2v.sgns import InnerNodes, noise_distribution, sample_noise, skipgram_step, window_mask
+from w2v.sgns import InnerNodes, skipgram_step, window_mask
 
 
 def test_window_mask_marks_exactly_the_reachable_positions_in_the_same_sentence():
@@ -34,16 +34,6 @@ def test_dynamic_window_makes_near_pairs_more_likely_like_word2vec():
         assert mask[window + offset].item() == pytest.approx(expected, abs=0.005)
         assert mask[window - offset].item() == pytest.approx(expected, abs=0.005)
     assert mask[window].item() == 0
-
-
-def test_noise_follows_counts_to_the_three_quarters():
-    counts = torch.tensor([1000, 100, 10, 1])
-    table = noise_distribution(counts)
-    expected = counts.double() ** 0.75 / (counts.double() ** 0.75).sum()
-    assert torch.diff(table, prepend=torch.zeros(1)).tolist() == pytest.approx(expected.tolist())
-    draws = sample_noise(table, (400_000,), torch.Generator().manual_seed(0))
-    observed = torch.bincount(draws, minlength=4).double() / len(draws)
-    assert observed.tolist() == pytest.approx(expected.tolist(), abs=0.003)
 
 
 def test_step_applies_the_exact_gradient_of_the_negative_sampling_loss():

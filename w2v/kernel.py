@@ -1,9 +1,14 @@
-"""The compiled CPU kernel: one thread's sequential skip-gram updates over a span of centre words.
+"""The compiled CPU kernel: one thread's sequential updates over a span of centre words.
 
 Each centre word is handled as in the batched torch step (its context words share its noise
 words), but centres are processed one after another, each seeing every earlier update, exactly as
 word2vec's own loop does. numba compiles it to machine code that releases the GIL, so several
 threads can each train a span of their own at the same time.
+
+Within a centre, every (context, target) score is computed before any row changes, so the work is
+three small matrix products: scores, the contexts' updates and the targets' updates. They are
+written four rows at a time, so each vector read from cache serves four dot products or updates,
+and the rows the next centre will need are prefetched while this one trains.
 """
 
 from __future__ import annotations
@@ -15,12 +20,75 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 import torch
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 MIN_ROUND = 4096
 MAX_ROUND = 1 << 18
+GROUP = 4  # rows taken together by _dot4 and _axpy4
+FLUSH_PRODUCT = 1e-250  # a probability product below this is turned into loss before it underflows
+TINY_PROBABILITY = 1e-30  # smaller ones go to the loss directly, so a product never underflows
+
+COMPILE = {"nogil": True, "fastmath": True, "cache": True, "error_model": "numpy"}
 
 
-@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
+@intrinsic
+def _prefetch(typing_context, matrix, row, column):
+    """Start loading matrix[row, column]'s cache line (LLVM's prefetch, for writing)."""
+
+    def codegen(context, builder, signature, args):
+        matrix_type, row_type, column_type = signature.args
+        array = context.make_array(matrix_type)(context, builder, args[0])
+        indices = [
+            context.cast(builder, value, kind, types.intp)
+            for value, kind in ((args[1], row_type), (args[2], column_type))
+        ]
+        pointer = cgutils.get_item_pointer(context, builder, matrix_type, array, indices)
+        byte = ir.IntType(8).as_pointer()
+        number = ir.IntType(32)
+        prefetch = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [byte, number, number, number]),
+            "llvm.prefetch.p0",
+        )
+        # write access, highest locality, data cache
+        flags = [ir.Constant(number, value) for value in (1, 3, 1)]
+        builder.call(prefetch, [builder.bitcast(pointer, byte), *flags])
+        return context.get_dummy_value()
+
+    return types.void(matrix, row, column), codegen
+
+
+@numba.njit(inline="always", **COMPILE)
+def _prefetch_row(matrix: np.ndarray, row: int) -> None:
+    for column in range(0, matrix.shape[1], 16):  # a cache line holds 16 float32s
+        _prefetch(matrix, row, column)
+
+
+@numba.njit(inline="always", **COMPILE)
+def _prefetch_ahead(
+    input_vectors: np.ndarray,
+    output_vectors: np.ndarray,
+    words: np.ndarray,
+    noise: np.ndarray,
+    ahead: int,
+    last: int,
+    widest: int,
+) -> None:
+    """Prefetch the rows centre `ahead` will need that are likely not in cache: its noise words'
+    and its own output rows, and the input row of the word entering the window."""
+    if ahead >= last:
+        return
+    if noise.shape[1]:
+        _prefetch_row(output_vectors, words[ahead])
+        for negative in range(noise.shape[1]):
+            _prefetch_row(output_vectors, noise[ahead, negative])
+    if ahead + widest < len(words):
+        _prefetch_row(input_vectors, words[ahead + widest])
+
+
+@numba.njit(inline="always", **COMPILE)
 def _gather_contexts(
     words: np.ndarray,
     sentences: np.ndarray,
@@ -39,75 +107,182 @@ def _gather_contexts(
     return contexts
 
 
-@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
-def _logistic(score: float, true_pair: bool) -> tuple[float, float]:
-    """sigmoid(score), and the loss -log sigmoid(score) of a true pair or -log sigmoid(-score) of noise.
+@numba.njit(inline="always", **COMPILE)
+def _dot4(
+    x: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, e: np.ndarray
+) -> tuple[float, float, float, float]:
+    """x's dot products with four rows, reading x once."""
+    s0 = s1 = s2 = s3 = np.float32(0.0)
+    for d in range(len(x)):
+        value = x[d]
+        s0 += value * a[d]
+        s1 += value * b[d]
+        s2 += value * c[d]
+        s3 += value * e[d]
+    return s0, s1, s2, s3
 
-    One exponential gives both, stably for scores of any size.
-    """
-    small = math.exp(-abs(score))
-    probability = 1.0 / (1.0 + small) if score >= 0 else small / (1.0 + small)
-    signed = score if true_pair else -score
-    return probability, math.log1p(small) + max(-signed, 0.0)
+
+@numba.njit(inline="always", **COMPILE)
+def _axpy4(
+    y: np.ndarray,
+    g0: float,
+    a: np.ndarray,
+    g1: float,
+    b: np.ndarray,
+    g2: float,
+    c: np.ndarray,
+    g3: float,
+    e: np.ndarray,
+) -> None:
+    """y += g0 * a + g1 * b + g2 * c + g3 * e, reading and writing y once."""
+    for d in range(len(y)):
+        y[d] += g0 * a[d] + g1 * b[d] + g2 * c[d] + g3 * e[d]
 
 
-@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
-def _skipgram_target(
-    input_vectors: np.ndarray,
-    output_row: np.ndarray,
-    context_rows: np.ndarray,
-    contexts: int,
-    label: float,
+@numba.njit(inline="always", **COMPILE)
+def _row(matrix: np.ndarray, rows: np.ndarray, index: int, count: int, zero: np.ndarray):
+    """matrix[rows[index]], or a zero row past `count` (the padding of a last group of four)."""
+    return matrix[rows[index]] if index < count else zero
+
+
+@numba.njit(inline="always", **COMPILE)
+def _train_targets(
+    sources: np.ndarray,
+    count: int,
+    matrix: np.ndarray,
+    target_rows: np.ndarray,
+    labels: np.ndarray,
+    targets: int,
     rate: float,
-    context_update: np.ndarray,
-    target_update: np.ndarray,
+    gradients: np.ndarray,
+    updates: np.ndarray,
+    zero: np.ndarray,
 ) -> float:
-    """Score one output row (a word's, or an inner node's) against each context word of a centre.
+    """Score each of sources[:count] against each target row of `matrix` (a word's output row, or
+    an inner node's), with label 1 or 0; update the target rows at once and add the sources'
+    updates to updates[:count]. Returns the loss, the sum of -log sigmoid(+-score).
 
-    The contexts' updates add up in context_update, applied after the centre's last target; the
-    row's own update is applied at once. Returns the loss.
+    The loss is kept as a product of probabilities (one multiplication a pair, not a logarithm),
+    turned into a sum before it underflows.
     """
-    dim = len(output_row)
     loss = 0.0
-    target_update[:] = 0.0
-    for context in range(contexts):
-        input_row = input_vectors[context_rows[context]]
-        score = np.float32(0.0)
-        for d in range(dim):
-            score += input_row[d] * output_row[d]
-        probability, pair_loss = _logistic(score, label == 1.0)
-        loss += pair_loss
-        gradient = np.float32((label - probability) * rate)
-        update_row = context_update[context]
-        for d in range(dim):
-            update_row[d] += gradient * output_row[d]
-            target_update[d] += gradient * input_row[d]
-    for d in range(dim):
-        output_row[d] += target_update[d]
-    return loss
+    product = 1.0
+    for group in range(0, targets, GROUP):
+        a = _row(matrix, target_rows, group, targets, zero)
+        b = _row(matrix, target_rows, group + 1, targets, zero)
+        c = _row(matrix, target_rows, group + 2, targets, zero)
+        e = _row(matrix, target_rows, group + 3, targets, zero)
+        for source in range(count):
+            scores = _dot4(sources[source], a, b, c, e)
+            for member in range(GROUP):
+                target = group + member
+                if target >= targets:
+                    gradients[target, source] = 0.0
+                    continue
+                score = scores[member]
+                small = math.exp(-abs(score))
+                share = 1.0 / (1.0 + small)
+                probability = share if score >= 0 else small * share
+                true_pair = labels[target] == 1.0
+                # The probability the model gives the right answer, exact even when tiny.
+                right = share if (score >= 0) == true_pair else small * share
+                if right < TINY_PROBABILITY:
+                    loss += abs(score) + math.log1p(small)
+                else:
+                    product *= right
+                    if product < FLUSH_PRODUCT:
+                        loss -= math.log(product)
+                        product = 1.0
+                gradients[target, source] = np.float32((labels[target] - probability) * rate)
+    for group in range(0, targets, GROUP):
+        a = _row(matrix, target_rows, group, targets, zero)
+        b = _row(matrix, target_rows, group + 1, targets, zero)
+        c = _row(matrix, target_rows, group + 2, targets, zero)
+        e = _row(matrix, target_rows, group + 3, targets, zero)
+        for source in range(count):
+            row = gradients[:, source]
+            _axpy4(
+                updates[source],
+                row[group],
+                a,
+                row[group + 1],
+                b,
+                row[group + 2],
+                c,
+                row[group + 3],
+                e,
+            )
+    for source in range(count, -(-count // GROUP) * GROUP):
+        for target in range(targets):
+            gradients[target, source] = 0.0
+    for group in range(0, count, GROUP):
+        for target in range(targets):
+            row = gradients[target]
+            _axpy4(
+                matrix[target_rows[target]],
+                row[group],
+                sources[group] if group < count else zero,
+                row[group + 1],
+                sources[group + 1] if group + 1 < count else zero,
+                row[group + 2],
+                sources[group + 2] if group + 2 < count else zero,
+                row[group + 3],
+                sources[group + 3] if group + 3 < count else zero,
+            )
+    return loss - math.log(product)
 
 
-@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
-def _cbow_target(
-    hidden: np.ndarray, output_row: np.ndarray, label: float, rate: float, error: np.ndarray
-) -> float:
-    """Score one output row against CBOW's hidden vector; add the hidden vector's update to
-    `error`, apply the row's own at once; return the loss."""
-    dim = len(output_row)
-    score = np.float32(0.0)
-    for d in range(dim):
-        score += hidden[d] * output_row[d]
-    probability, loss = _logistic(score, label == 1.0)
-    gradient = np.float32((label - probability) * rate)
-    for d in range(dim):
-        error[d] += gradient * output_row[d]
-        output_row[d] += gradient * hidden[d]
-    return loss
+@numba.njit(inline="always", **COMPILE)
+def _path_targets(
+    word: int,
+    codes: np.ndarray,
+    points: np.ndarray,
+    lengths: np.ndarray,
+    target_rows: np.ndarray,
+    labels: np.ndarray,
+) -> int:
+    """Write `word`'s Huffman path (inner nodes, with target 1 - bit as in word2vec) as targets."""
+    for node in range(lengths[word]):
+        target_rows[node] = points[word, node]
+        labels[node] = 1.0 - codes[word, node]
+    return lengths[word]
+
+
+@numba.njit(inline="always", **COMPILE)
+def _noise_targets(
+    word: int, noise: np.ndarray, target_rows: np.ndarray, labels: np.ndarray
+) -> int:
+    """Write `word` (label 1) and its noise words (label 0) as targets. A noise word equal to the
+    centre is left out: it would push against the true pair."""
+    target_rows[0] = word
+    labels[0] = 1.0
+    targets = 1
+    for negative in noise:
+        if negative != word:
+            target_rows[targets] = negative
+            labels[targets] = 0.0
+            targets += 1
+    return targets
+
+
+@numba.njit(inline="always", **COMPILE)
+def _workspace(reach: np.ndarray, noise: np.ndarray, lengths: np.ndarray, dim: int):
+    """Buffers for a span: context ids, source rows and their updates, targets and gradients."""
+    most = 2 * int(reach.max()) if len(reach) else 0
+    targets = max(noise.shape[1] + 1, int(lengths.max()) if len(lengths) else 0)
+    context_rows = np.empty(most, np.int64)
+    sources = np.empty((max(most, 1), dim), np.float32)
+    updates = np.empty((max(most, 1), dim), np.float32)
+    target_rows = np.empty(targets, np.int64)
+    labels = np.empty(targets, np.float32)
+    padded = -(-targets // GROUP) * GROUP, -(-max(most, 1) // GROUP) * GROUP
+    gradients = np.zeros(padded, np.float32)
+    return context_rows, sources, updates, target_rows, labels, gradients, np.zeros(dim, np.float32)
 
 
 # numpy's error model: weights gone to infinity give NaN, which the training loop reports, not a
 # ZeroDivisionError from deep inside a thread.
-@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
+@numba.njit(**COMPILE)
 def train_span_hs(
     input_vectors: np.ndarray,
     output_vectors: np.ndarray,
@@ -128,61 +303,70 @@ def train_span_hs(
 
     Hierarchical softmax when `lengths` is not empty: every context word predicts the centre's
     Huffman code (`codes`, `points`, `lengths` from `w2v.huffman`), one inner node of
-    `inner_vectors` per bit, with target 1 - bit as in word2vec. Negative sampling with
-    `output_vectors` when `noise` has columns; with both, the two losses add up.
+    `inner_vectors` per bit. Negative sampling with `output_vectors` when `noise` has columns;
+    with both, the two losses add up.
     """
     dim = input_vectors.shape[1]
     span = max(last - first, 1)
-    most = 2 * int(reach.max()) if len(reach) else 0
-    context_rows = np.empty(most, np.int64)
-    context_update = np.empty((most, dim), np.float32)
-    target_update = np.empty(dim, np.float32)
-    hierarchical = len(lengths) > 0
+    widest = int(reach.max()) if len(reach) else 0
+    context_rows, sources, updates, target_rows, labels, gradients, zero = _workspace(
+        reach, noise, lengths, dim
+    )
     loss = 0.0
     pairs = 0
     for centre in range(first, last):
+        _prefetch_ahead(input_vectors, output_vectors, words, noise, centre + 1, last, widest)
         rate = learning_rate + (final_learning_rate - learning_rate) * (centre - first) / span
         contexts = _gather_contexts(words, sentences, reach, centre, context_rows)
         if contexts == 0:
             continue
         pairs += contexts
-        context_update[:contexts] = 0.0
-        centre_word = words[centre]
-        if hierarchical:
-            for node in range(lengths[centre_word]):
-                loss += _skipgram_target(
-                    input_vectors,
-                    inner_vectors[points[centre_word, node]],
-                    context_rows,
-                    contexts,
-                    1.0 - codes[centre_word, node],
-                    rate,
-                    context_update,
-                    target_update,
-                )
-        for target_index in range(noise.shape[1] + 1 if noise.shape[1] else 0):
-            target = centre_word if target_index == 0 else noise[centre, target_index - 1]
-            if target_index > 0 and target == centre_word:
-                continue  # a noise word equal to the centre would push against the true pair
-            loss += _skipgram_target(
-                input_vectors,
-                output_vectors[target],
-                context_rows,
+        for context in range(contexts):
+            row, source, update = (
+                input_vectors[context_rows[context]],
+                sources[context],
+                updates[context],
+            )
+            for d in range(dim):
+                source[d] = row[d]
+                update[d] = 0.0
+        word = words[centre]
+        if len(lengths):
+            targets = _path_targets(word, codes, points, lengths, target_rows, labels)
+            loss += _train_targets(
+                sources,
                 contexts,
-                1.0 if target_index == 0 else 0.0,
+                inner_vectors,
+                target_rows,
+                labels,
+                targets,
                 rate,
-                context_update,
-                target_update,
+                gradients,
+                updates,
+                zero,
+            )
+        if noise.shape[1]:
+            targets = _noise_targets(word, noise[centre], target_rows, labels)
+            loss += _train_targets(
+                sources,
+                contexts,
+                output_vectors,
+                target_rows,
+                labels,
+                targets,
+                rate,
+                gradients,
+                updates,
+                zero,
             )
         for context in range(contexts):
-            input_row = input_vectors[context_rows[context]]
-            update_row = context_update[context]
+            row, update = input_vectors[context_rows[context]], updates[context]
             for d in range(dim):
-                input_row[d] += update_row[d]
+                row[d] += update[d]
     return loss, pairs
 
 
-@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
+@numba.njit(**COMPILE)
 def train_span(
     input_vectors: np.ndarray,
     output_vectors: np.ndarray,
@@ -219,7 +403,7 @@ def train_span(
     )
 
 
-@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
+@numba.njit(**COMPILE)
 def train_span_cbow_hs(
     input_vectors: np.ndarray,
     output_vectors: np.ndarray,
@@ -247,53 +431,69 @@ def train_span_cbow_hs(
     """
     dim = input_vectors.shape[1]
     span = max(last - first, 1)
-    context_rows = np.empty(2 * int(reach.max()) if len(reach) else 0, np.int64)
-    hidden = np.empty(dim, np.float32)
-    error = np.empty(dim, np.float32)
-    hierarchical = len(lengths) > 0
+    widest = int(reach.max()) if len(reach) else 0
+    context_rows, sources, updates, target_rows, labels, gradients, zero = _workspace(
+        reach, noise, lengths, dim
+    )
+    hidden, error = sources[0], updates[0]
     loss = 0.0
     examples = 0
     for centre in range(first, last):
+        _prefetch_ahead(input_vectors, output_vectors, words, noise, centre + 1, last, widest)
         rate = learning_rate + (final_learning_rate - learning_rate) * (centre - first) / span
         contexts = _gather_contexts(words, sentences, reach, centre, context_rows)
         if contexts == 0:
             continue
         examples += 1
-        hidden[:] = 0.0
+        for d in range(dim):
+            hidden[d] = 0.0
+            error[d] = 0.0
         for context in range(contexts):
-            input_row = input_vectors[context_rows[context]]
+            row = input_vectors[context_rows[context]]
             for d in range(dim):
-                hidden[d] += input_row[d]
+                hidden[d] += row[d]
         if mean:
-            hidden *= np.float32(1.0 / contexts)
-        error[:] = 0.0
-        centre_word = words[centre]
-        if hierarchical:
-            for node in range(lengths[centre_word]):
-                loss += _cbow_target(
-                    hidden,
-                    inner_vectors[points[centre_word, node]],
-                    1.0 - codes[centre_word, node],
-                    rate,
-                    error,
-                )
-        for target_index in range(noise.shape[1] + 1 if noise.shape[1] else 0):
-            target = centre_word if target_index == 0 else noise[centre, target_index - 1]
-            if target_index > 0 and target == centre_word:
-                continue
-            loss += _cbow_target(
-                hidden, output_vectors[target], 1.0 if target_index == 0 else 0.0, rate, error
-            )
-        if not mean:
-            error *= np.float32(1.0 / contexts)
-        for context in range(contexts):
-            input_row = input_vectors[context_rows[context]]
+            scale = np.float32(1.0 / contexts)
             for d in range(dim):
-                input_row[d] += error[d]
+                hidden[d] *= scale
+        word = words[centre]
+        if len(lengths):
+            targets = _path_targets(word, codes, points, lengths, target_rows, labels)
+            loss += _train_targets(
+                sources,
+                1,
+                inner_vectors,
+                target_rows,
+                labels,
+                targets,
+                rate,
+                gradients,
+                updates,
+                zero,
+            )
+        if noise.shape[1]:
+            targets = _noise_targets(word, noise[centre], target_rows, labels)
+            loss += _train_targets(
+                sources,
+                1,
+                output_vectors,
+                target_rows,
+                labels,
+                targets,
+                rate,
+                gradients,
+                updates,
+                zero,
+            )
+        share = np.float32(1.0 if mean else 1.0 / contexts)
+        for context in range(contexts):
+            row = input_vectors[context_rows[context]]
+            for d in range(dim):
+                row[d] += share * error[d]
     return loss, examples
 
 
-@numba.njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
+@numba.njit(**COMPILE)
 def train_span_cbow(
     input_vectors: np.ndarray,
     output_vectors: np.ndarray,

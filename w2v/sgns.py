@@ -16,21 +16,6 @@ from typing import NamedTuple
 import torch
 
 
-def noise_distribution(counts: torch.Tensor, power: float = 0.75) -> torch.Tensor:
-    """word2vec's noise distribution, counts**power normalised, as a cumulative table for sampling."""
-    weights = counts.double().pow(power)
-    cumulative = weights.cumsum(0)
-    return cumulative / cumulative[-1]
-
-
-def sample_noise(
-    cumulative: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator
-) -> torch.Tensor:
-    """Draw word ids from the noise distribution given as a cumulative table."""
-    uniform = torch.rand(shape, dtype=torch.float64, generator=generator, device=cumulative.device)
-    return torch.searchsorted(cumulative, uniform).clamp_(max=len(cumulative) - 1)
-
-
 def window_mask(reach: torch.Tensor, sentences: torch.Tensor, window: int) -> torch.Tensor:
     """Which of the 2*window+1 positions around each centre are its context words.
 

@@ -25,9 +25,9 @@ from w2v.fileio import sidecar_paths
 from w2v.huffman import HuffmanTree, huffman_tree
 from w2v.kernel import ParallelSpans, train_span, train_span_cbow, train_span_cbow_hs, train_span_hs
 from w2v.native import is_native, write_native
+from w2v.noise import NoiseSampler
 from w2v.phrases import THRESHOLD as PHRASE_THRESHOLD
 from w2v.phrases import write_phrases
-from w2v.sgns import noise_distribution, sample_noise
 from w2v.tokenizer import SPLITS, make_tokenizer, save_tokenizer
 from w2v.vectors import KeyedVectors
 from w2v.vocab import Vocabulary
@@ -419,7 +419,7 @@ def train_vectors(
         sync = distributed.Sync(matrices)
         generator.manual_seed((config.seed << 16) + group.rank + 1)
     keep = vocabulary.keep_probabilities(config.sample).to(device)
-    noise_table = noise_distribution(torch.from_numpy(vocabulary.counts)).to(device)
+    noise = NoiseSampler(vocabulary.counts, device)
     sentence_ends = torch.from_numpy(corpus.sentence_ends).to(device)
 
     train_block, parallel = _block_trainer(
@@ -465,7 +465,7 @@ def train_vectors(
                     block_end,
                     sentence_ends,
                     keep,
-                    noise_table,
+                    noise,
                     config,
                     generator,
                 )
@@ -591,7 +591,7 @@ def _draw_block(
     block_end: int,
     sentence_ends: torch.Tensor,
     keep: torch.Tensor,
-    noise_table: torch.Tensor,
+    noise: NoiseSampler,
     config: TrainConfig,
     generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -604,5 +604,4 @@ def _draw_block(
     kept = torch.rand(len(block), generator=generator, device=device) < keep[block]
     words, sentences = block[kept], sentences[kept]
     reach = torch.randint(1, config.window + 1, (len(words),), generator=generator, device=device)
-    noise = sample_noise(noise_table, (len(words), config.negative), generator)
-    return words, sentences, reach, noise
+    return words, sentences, reach, noise.sample((len(words), config.negative), generator)

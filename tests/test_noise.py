@@ -1,0 +1,43 @@
+"""Noise words: the alias tables encode counts**0.75 exactly, and draws follow it."""
+
+import numpy as np
+import pytest
+import torch
+
+from w2v.noise import NoiseSampler, _alias_tables, noise_probabilities
+
+
+def implied_distribution(acceptance: np.ndarray, alias: np.ndarray) -> np.ndarray:
+    """The chance of each word under the tables: its own slot's share plus what others alias to it."""
+    size = len(acceptance)
+    chances = acceptance / size
+    np.add.at(chances, alias, (1.0 - acceptance) / size)
+    return chances
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_alias_tables_encode_the_distribution_exactly(seed):
+    counts = np.random.default_rng(seed).zipf(1.3, size=5000).clip(max=10**9)
+    probabilities = noise_probabilities(counts)
+    acceptance, alias = _alias_tables(probabilities)
+    assert ((acceptance >= 0) & (acceptance <= 1 + 1e-12)).all()
+    np.testing.assert_allclose(implied_distribution(acceptance, alias), probabilities, rtol=1e-9)
+
+
+def test_noise_follows_counts_to_the_three_quarters():
+    counts = np.array([1000, 100, 10, 1])
+    expected = counts**0.75 / (counts**0.75).sum()
+    sampler = NoiseSampler(counts)
+    assert sampler.probabilities.tolist() == pytest.approx(expected.tolist())
+    draws = sampler.sample((400_000,), torch.Generator().manual_seed(0))
+    assert draws.dtype == torch.int64 and draws.shape == (400_000,)
+    observed = torch.bincount(draws, minlength=4).double() / len(draws)
+    assert observed.tolist() == pytest.approx(expected.tolist(), abs=0.003)
+
+
+def test_same_generator_state_gives_the_same_draws():
+    sampler = NoiseSampler(np.arange(1, 101))
+    first = sampler.sample((50, 5), torch.Generator().manual_seed(7))
+    again = sampler.sample((50, 5), torch.Generator().manual_seed(7))
+    assert torch.equal(first, again)
+    assert first.min() >= 0 and first.max() < 100
