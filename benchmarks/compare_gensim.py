@@ -5,7 +5,8 @@
                                         [--model skipgram|cbow] [--hs]
 
 Each run trains both systems, alternating which goes first, each in a child process of its own so
-that its peak memory is its own. gensim gets the same words split into lines of 10,000 (its
+that its peak memory is its own. Run k seeds both with k, so `--runs 3` gives medians over three
+seeds (one seed always gives w2v the same vectors, as a thread count is reproducible). gensim gets the same words split into lines of 10,000 (its
 corpus_file mode trains on only the first 10,000 words of a line). Both are scored by w2v's
 evaluation, which matches gensim's own protocol. `--hs` trains both with hierarchical softmax
 instead of negative sampling (w2v `--hs --negative 0`, gensim `hs=1, negative=0`). Writes JSON and a markdown table of the figures
@@ -54,15 +55,28 @@ def split_into_lines(corpus: Path, out: Path, words_per_line: int = 10_000) -> N
 
 
 def run_w2v(
-    corpus: str, out: str, epochs: int, threads: int, architecture: str, hs: bool = False
+    corpus: str,
+    out: str,
+    epochs: int,
+    threads: int,
+    architecture: str,
+    hs: bool = False,
+    dim: int = SETTINGS["dim"],
+    seed: int = 1,
 ) -> dict:
     """Child process: train w2v and report its timings."""
     import w2v
 
     start = time.perf_counter()
-    settings = SETTINGS | ({"negative": 0} if hs else {})
+    settings = SETTINGS | {"dim": dim} | ({"negative": 0} if hs else {})
     config = w2v.TrainConfig(
-        **settings, epochs=epochs, threads=threads, device="cpu", model=architecture, hs=hs
+        **settings,
+        epochs=epochs,
+        threads=threads,
+        device="cpu",
+        model=architecture,
+        hs=hs,
+        seed=seed,
     )
     model = w2v.train([corpus], config, progress=False)
     model.vectors.save(out)
@@ -75,7 +89,14 @@ def run_w2v(
 
 
 def run_gensim(
-    corpus: str, out: str, epochs: int, threads: int, architecture: str, hs: bool = False
+    corpus: str,
+    out: str,
+    epochs: int,
+    threads: int,
+    architecture: str,
+    hs: bool = False,
+    dim: int = SETTINGS["dim"],
+    seed: int = 1,
 ) -> dict:
     """Child process: train gensim with the same settings and report its timings."""
     from gensim.models import Word2Vec
@@ -84,7 +105,7 @@ def run_gensim(
     model = Word2Vec(
         sg=1 if architecture == "skipgram" else 0,
         cbow_mean=1,
-        vector_size=SETTINGS["dim"],
+        vector_size=dim,
         window=SETTINGS["window"],
         negative=0 if hs else SETTINGS["negative"],
         hs=1 if hs else 0,
@@ -93,7 +114,7 @@ def run_gensim(
         alpha=SETTINGS["alpha"],
         min_alpha=0.0001,
         workers=threads,
-        seed=1,
+        seed=seed,
     )
     model.build_vocab(corpus_file=corpus)
     built = time.perf_counter()
@@ -121,6 +142,8 @@ def run_child(
     threads: int,
     architecture: str,
     hs: bool = False,
+    dim: int = SETTINGS["dim"],
+    seed: int = 1,
 ) -> dict:
     """Run one system in a fresh interpreter; add its peak resident memory and its scores."""
     command = [
@@ -134,6 +157,8 @@ def run_child(
         str(threads),
         architecture,
         "hs" if hs else "ns",
+        str(dim),
+        str(seed),
     ]
     completed = subprocess.run(command, check=True, capture_output=True, text=True)
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -149,10 +174,27 @@ def run_child(
 
 
 def child_main(
-    system: str, corpus: str, out: str, epochs: str, threads: str, architecture: str, loss: str
+    system: str,
+    corpus: str,
+    out: str,
+    epochs: str,
+    threads: str,
+    architecture: str,
+    loss: str,
+    dim: str,
+    seed: str,
 ) -> None:
     runner = run_w2v if system == "w2v" else run_gensim
-    figures = runner(corpus, out, int(epochs), int(threads), architecture, hs=loss == "hs")
+    figures = runner(
+        corpus,
+        out,
+        int(epochs),
+        int(threads),
+        architecture,
+        hs=loss == "hs",
+        dim=int(dim),
+        seed=int(seed),
+    )
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(figures))
 
@@ -213,6 +255,7 @@ def main() -> None:
                     args.threads,
                     args.model,
                     args.hs,
+                    seed=run + 1,
                 )
                 results[system].append(figures)
                 print(system, json.dumps(figures), flush=True)

@@ -68,3 +68,13 @@ def test_saved_tokenizer_has_no_special_token_to_collide_with_a_word(tmp_path):
     assert tokenizer.get_added_tokens_decoder() == {}
     assert vocabulary.words == ["b", "[UNK]"]
     assert tokenizer.encode("b [UNK] zzz").ids == [0, 1, 2]
+
+
+def test_reading_a_span_of_the_corpus_gives_the_mapped_tokens(tmp_path):
+    text = "".join(f"w{i % 7} w{i % 5} w{i % 3}\n" for i in range(500))
+    _, corpus, _ = encoded(tmp_path, text, min_count=1)
+    assert isinstance(corpus.tokens, np.memmap)
+    for start, end in ((0, 1500), (7, 8), (1499, 1500), (300, 300), (123, 1001)):
+        read = corpus.read(start, end)
+        assert read.dtype == np.int32 and not isinstance(read, np.memmap)
+        assert read.tolist() == corpus.tokens[start:end].tolist()

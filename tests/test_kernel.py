@@ -196,9 +196,56 @@ def test_threads_merge_the_inner_nodes_too():
 
     matrices = tuple(matrix.clone() for matrix in start)
     span = partial(train_span_hs, codes=tree.codes, points=tree.points, lengths=tree.lengths)
-    parallel = ParallelSpans(*matrices[:2], 2, span, inner_vectors=matrices[2])
+    parallel = ParallelSpans(
+        *matrices[:2], 2, span, inner_vectors=matrices[2], paths=(tree.points, tree.lengths)
+    )
     parallel.train_block(*arrays, 0.025, 0.02)
     parallel.close()
     for merged, total in zip(matrices, expected, strict=True):
         np.testing.assert_allclose(merged.numpy(), total, atol=1e-6)
     assert matrices[2].abs().sum() > 0 and matrices[1].abs().sum() == 0
+
+
+@pytest.mark.parametrize("model", ["skipgram", "cbow", "skipgram-hs", "cbow-hs"])
+def test_every_row_a_thread_changed_is_merged(model):
+    # Rounds of 64 centres, so the block takes many merges; a row changed by a thread but missed
+    # by the merge would leave that thread's copy different from the shared matrix.
+    hierarchical = model.endswith("-hs")
+    words, sentences, reach, noise = random_block(3000, 200, 5, 0 if hierarchical else 3, seed=9)
+    arrays = tuple(t.numpy() for t in (words, sentences, reach, noise))
+    tree = huffman_tree(np.arange(200, 0, -1) * 10)
+    if model.startswith("cbow"):
+        span = (
+            partial(train_span_cbow_hs, mean=True)
+            if hierarchical
+            else partial(train_span_cbow, mean=True)
+        )
+    else:
+        span = train_span_hs if hierarchical else train_span
+    extra = {}
+    if hierarchical:
+        span = partial(span, codes=tree.codes, points=tree.points, lengths=tree.lengths)
+        extra = {"inner_vectors": torch.zeros(199, 8), "paths": (tree.points, tree.lengths)}
+    inputs, outputs = torch.rand(200, 8) - 0.5, torch.zeros(200, 8)
+    parallel = ParallelSpans(inputs, outputs, 2, span, **extra)
+    parallel.round_centres = 64
+    parallel.train_block(*arrays, 0.025, 0.02)
+    parallel.close()
+    learned = [True, not hierarchical, True][: len(parallel.shared)]  # HS alone has no output rows
+    for shared, stack, learns in zip(parallel.shared, parallel.copies, learned, strict=True):
+        assert (shared.abs().sum() > 0) == learns
+        for copy in stack:
+            assert torch.equal(copy, shared)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_refresh_gives_every_thread_the_shared_matrices(threads):
+    inputs, outputs = torch.zeros(5, 3), torch.zeros(5, 3)
+    parallel = ParallelSpans(inputs, outputs, threads)
+    inputs += 1.5  # as a distributed sync changes them
+    parallel.refresh()
+    parallel.close()
+    assert len(parallel.copies) == (2 if threads == 2 else 0)
+    for stack, shared in zip(parallel.copies, (inputs, outputs), strict=False):
+        assert all(torch.equal(copy, shared) for copy in stack)
+    assert inputs.eq(1.5).all()

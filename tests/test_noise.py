@@ -24,7 +24,9 @@ def test_alias_tables_encode_the_distribution_exactly(seed):
     np.testing.assert_allclose(implied_distribution(acceptance, alias), probabilities, rtol=1e-9)
 
 
-def test_noise_follows_counts_to_the_three_quarters():
+@pytest.mark.parametrize("chunk", [1 << 20, 999])
+def test_noise_follows_counts_to_the_three_quarters(monkeypatch, chunk):
+    monkeypatch.setattr("w2v.noise.SAMPLE_CHUNK", chunk)
     counts = np.array([1000, 100, 10, 1])
     expected = counts**0.75 / (counts**0.75).sum()
     sampler = NoiseSampler(counts)

@@ -33,6 +33,16 @@ class EncodedCorpus:
     def __len__(self) -> int:
         return len(self.tokens)
 
+    def read(self, start: int, end: int) -> np.ndarray:
+        """tokens[start:end] as an array of its own. A memory-mapped corpus is read from its file
+        instead, so that the pages of the whole corpus do not pile up in resident memory."""
+        if isinstance(self.tokens, np.memmap):
+            offset = self.tokens.offset + start * self.tokens.itemsize
+            return np.fromfile(
+                self.tokens.filename, self.tokens.dtype, count=end - start, offset=offset
+            )
+        return np.array(self.tokens[start:end])
+
 
 def _prepared_batches(
     files: Sequence[Path], progress: tqdm, counter: WordCounter

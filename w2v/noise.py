@@ -12,6 +12,8 @@ import numba
 import numpy as np
 import torch
 
+SAMPLE_CHUNK = 1 << 20
+
 
 def noise_probabilities(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
     """Each word's chance to be drawn as noise: counts**power, normalised (float64)."""
@@ -64,8 +66,21 @@ class NoiseSampler:
         self.alias = torch.from_numpy(alias).to(device)
 
     def sample(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-        """Word ids (int64) of the given shape, each drawn independently."""
+        """Word ids (int64) of the given shape, each drawn independently.
+
+        Drawn a million at a time, so the temporaries stay small next to the result.
+        """
         device = self.alias.device
-        slots = torch.randint(0, len(self.alias), shape, generator=generator, device=device)
-        coins = torch.rand(shape, generator=generator, device=device)
-        return torch.where(coins < self.acceptance[slots], slots, self.alias[slots])
+        drawn = torch.empty(shape, dtype=torch.int64, device=device)
+        flat = drawn.view(-1)
+        for start in range(0, len(flat), SAMPLE_CHUNK):
+            count = min(SAMPLE_CHUNK, len(flat) - start)
+            slots = torch.randint(0, len(self.alias), (count,), generator=generator, device=device)
+            coins = torch.rand(count, generator=generator, device=device)
+            torch.where(
+                coins < self.acceptance[slots],
+                slots,
+                self.alias[slots],
+                out=flat[start : start + count],
+            )
+        return drawn
