@@ -28,9 +28,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from w2v.evaluate import evaluate_analogies, evaluate_similarity, shipped_list  # noqa: E402
-from w2v.vectors import load  # noqa: E402
-
 SETTINGS = {"dim": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5, "alpha": 0.025}
 SYSTEMS = ("w2v", "gensim")
 
@@ -163,6 +160,11 @@ def run_child(
     completed = subprocess.run(command, check=True, capture_output=True, text=True)
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
     figures["words_per_second"] = figures["raw_words"] / figures["train_seconds"]
+    # Imported here, not at the top: the gensim child must not load torch, or its memory would
+    # count torch's.
+    from w2v.evaluate import evaluate_analogies, evaluate_similarity, shipped_list
+    from w2v.vectors import load
+
     vectors = load(out)
     analogies = evaluate_analogies(
         vectors, shipped_list("questions-words.txt"), restrict_vocab=30000
@@ -171,6 +173,20 @@ def run_child(
     figures["wordsim353"] = evaluate_similarity(vectors, shipped_list("wordsim353.tsv")).spearman
     figures["simlex999"] = evaluate_similarity(vectors, shipped_list("simlex999.txt")).spearman
     return figures
+
+
+def peak_resident_mb() -> float:
+    """This process's peak resident memory in MB.
+
+    Linux's VmHWM starts afresh when a program is executed; getrusage's ru_maxrss does not: a child
+    reports its parent's peak from before the exec if that was higher.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child_main(
@@ -195,7 +211,7 @@ def child_main(
         dim=int(dim),
         seed=int(seed),
     )
-    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["peak_rss_mb"] = peak_resident_mb()
     print(json.dumps(figures))
 
 

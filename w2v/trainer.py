@@ -33,7 +33,7 @@ from w2v.tokenizer import SPLITS, make_tokenizer, save_tokenizer
 from w2v.vectors import KeyedVectors
 from w2v.vocab import Vocabulary
 
-BLOCK_WORDS = 1 << 20
+BLOCK_WORDS = 1 << 18
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 # Measured on 4M words of Wikipedia: 8 starves frequent words, 32 to 128 score alike; without a cap
 # a batch of thousands of centres diverges.
