@@ -401,7 +401,6 @@ def train_vectors(
     random stream, the ranks sum their changes after every round of blocks, and the learning rate
     follows the words of all ranks.
     """
-    _map_large_allocations()
     device = config.resolved_device()
     generator = torch.Generator(device=device).manual_seed(config.seed)
     size, dim = len(vocabulary), config.dim
@@ -580,7 +579,8 @@ def _block_trainer(
             )
         parallel = ParallelSpans(
             input_vectors,
-            output_vectors,
+            # Hierarchical softmax alone never touches the output vectors: no copies of them.
+            output_vectors if config.negative else output_vectors[:0],
             config.threads,
             span,
             inner_vectors=inner_vectors,
