@@ -60,12 +60,13 @@ def run_w2v(
     hs: bool = False,
     dim: int = SETTINGS["dim"],
     seed: int = 1,
+    min_count: int = SETTINGS["min_count"],
 ) -> dict:
     """Child process: train w2v and report its timings."""
     import w2v
 
     start = time.perf_counter()
-    settings = SETTINGS | {"dim": dim} | ({"negative": 0} if hs else {})
+    settings = SETTINGS | {"dim": dim, "min_count": min_count} | ({"negative": 0} if hs else {})
     config = w2v.TrainConfig(
         **settings,
         epochs=epochs,
@@ -94,6 +95,7 @@ def run_gensim(
     hs: bool = False,
     dim: int = SETTINGS["dim"],
     seed: int = 1,
+    min_count: int = SETTINGS["min_count"],
 ) -> dict:
     """Child process: train gensim with the same settings and report its timings."""
     from gensim.models import Word2Vec
@@ -107,7 +109,7 @@ def run_gensim(
         negative=0 if hs else SETTINGS["negative"],
         hs=1 if hs else 0,
         sample=SETTINGS["sample"],
-        min_count=SETTINGS["min_count"],
+        min_count=min_count,
         alpha=SETTINGS["alpha"],
         min_alpha=0.0001,
         workers=threads,
@@ -141,6 +143,7 @@ def run_child(
     hs: bool = False,
     dim: int = SETTINGS["dim"],
     seed: int = 1,
+    min_count: int = SETTINGS["min_count"],
 ) -> dict:
     """Run one system in a fresh interpreter; add its peak resident memory and its scores."""
     command = [
@@ -156,6 +159,7 @@ def run_child(
         "hs" if hs else "ns",
         str(dim),
         str(seed),
+        str(min_count),
     ]
     completed = subprocess.run(command, check=True, capture_output=True, text=True)
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -199,6 +203,7 @@ def child_main(
     loss: str,
     dim: str,
     seed: str,
+    min_count: str,
 ) -> None:
     runner = run_w2v if system == "w2v" else run_gensim
     figures = runner(
@@ -210,6 +215,7 @@ def child_main(
         hs=loss == "hs",
         dim=int(dim),
         seed=int(seed),
+        min_count=int(min_count),
     )
     figures["peak_rss_mb"] = peak_resident_mb()
     print(json.dumps(figures))

@@ -57,6 +57,9 @@ def _prepared_batches(
 
     with ThreadPoolExecutor(1) as pool:
         coming = pool.submit(step)
+        # numba's first call in a process loads its compiled code (half a second): done on an
+        # empty text while the first batch is read.
+        counter.run(counter.prepare([""]))
         while (item := coming.result()) is not None:
             coming = pool.submit(step)
             yield item

@@ -295,6 +295,56 @@ def _workspace(reach: np.ndarray, noise: np.ndarray, lengths: np.ndarray, dim: i
     return context_rows, sources, updates, target_rows, labels, gradients, np.zeros(dim, np.float32)
 
 
+@numba.njit(inline="always", **COMPILE)
+def _train_centre(
+    word: int,
+    centre_noise: np.ndarray,
+    sources: np.ndarray,
+    count: int,
+    output_vectors: np.ndarray,
+    inner_vectors: np.ndarray,
+    codes: np.ndarray,
+    points: np.ndarray,
+    lengths: np.ndarray,
+    rate: float,
+    workspace: tuple,
+) -> float:
+    """Train sources[:count] to predict `word`: its Huffman path when there is a tree, and against
+    its noise words when there are any. Returns the loss; the sources' updates are in
+    workspace's `updates`."""
+    _, _, updates, target_rows, labels, gradients, zero = workspace
+    loss = 0.0
+    if len(lengths):
+        targets = _path_targets(word, codes, points, lengths, target_rows, labels)
+        loss += _train_targets(
+            sources,
+            count,
+            inner_vectors,
+            target_rows,
+            labels,
+            targets,
+            rate,
+            gradients,
+            updates,
+            zero,
+        )
+    if len(centre_noise):
+        targets = _noise_targets(word, centre_noise, target_rows, labels)
+        loss += _train_targets(
+            sources,
+            count,
+            output_vectors,
+            target_rows,
+            labels,
+            targets,
+            rate,
+            gradients,
+            updates,
+            zero,
+        )
+    return loss
+
+
 # numpy's error model: weights gone to infinity give NaN, which the training loop reports, not a
 # ZeroDivisionError from deep inside a thread.
 @numba.njit(**COMPILE)
@@ -324,9 +374,8 @@ def train_span_hs(
     dim = input_vectors.shape[1]
     span = max(last - first, 1)
     widest = int(reach.max()) if len(reach) else 0
-    context_rows, sources, updates, target_rows, labels, gradients, zero = _workspace(
-        reach, noise, lengths, dim
-    )
+    workspace = _workspace(reach, noise, lengths, dim)
+    context_rows, sources, updates = workspace[0], workspace[1], workspace[2]
     loss = 0.0
     pairs = 0
     for centre in range(first, last):
@@ -345,35 +394,19 @@ def train_span_hs(
             for d in range(dim):
                 source[d] = row[d]
                 update[d] = 0.0
-        word = words[centre]
-        if len(lengths):
-            targets = _path_targets(word, codes, points, lengths, target_rows, labels)
-            loss += _train_targets(
-                sources,
-                contexts,
-                inner_vectors,
-                target_rows,
-                labels,
-                targets,
-                rate,
-                gradients,
-                updates,
-                zero,
-            )
-        if noise.shape[1]:
-            targets = _noise_targets(word, noise[centre], target_rows, labels)
-            loss += _train_targets(
-                sources,
-                contexts,
-                output_vectors,
-                target_rows,
-                labels,
-                targets,
-                rate,
-                gradients,
-                updates,
-                zero,
-            )
+        loss += _train_centre(
+            words[centre],
+            noise[centre],
+            sources,
+            contexts,
+            output_vectors,
+            inner_vectors,
+            codes,
+            points,
+            lengths,
+            rate,
+            workspace,
+        )
         for context in range(contexts):
             row, update = input_vectors[context_rows[context]], updates[context]
             for d in range(dim):
@@ -447,9 +480,8 @@ def train_span_cbow_hs(
     dim = input_vectors.shape[1]
     span = max(last - first, 1)
     widest = int(reach.max()) if len(reach) else 0
-    context_rows, sources, updates, target_rows, labels, gradients, zero = _workspace(
-        reach, noise, lengths, dim
-    )
+    workspace = _workspace(reach, noise, lengths, dim)
+    context_rows, sources, updates = workspace[0], workspace[1], workspace[2]
     hidden, error = sources[0], updates[0]
     loss = 0.0
     examples = 0
@@ -471,35 +503,19 @@ def train_span_cbow_hs(
             scale = np.float32(1.0 / contexts)
             for d in range(dim):
                 hidden[d] *= scale
-        word = words[centre]
-        if len(lengths):
-            targets = _path_targets(word, codes, points, lengths, target_rows, labels)
-            loss += _train_targets(
-                sources,
-                1,
-                inner_vectors,
-                target_rows,
-                labels,
-                targets,
-                rate,
-                gradients,
-                updates,
-                zero,
-            )
-        if noise.shape[1]:
-            targets = _noise_targets(word, noise[centre], target_rows, labels)
-            loss += _train_targets(
-                sources,
-                1,
-                output_vectors,
-                target_rows,
-                labels,
-                targets,
-                rate,
-                gradients,
-                updates,
-                zero,
-            )
+        loss += _train_centre(
+            words[centre],
+            noise[centre],
+            sources,
+            1,
+            output_vectors,
+            inner_vectors,
+            codes,
+            points,
+            lengths,
+            rate,
+            workspace,
+        )
         share = np.float32(1.0 if mean else 1.0 / contexts)
         for context in range(contexts):
             row = input_vectors[context_rows[context]]

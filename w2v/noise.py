@@ -21,6 +21,14 @@ def noise_probabilities(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
     return weights / weights.sum()
 
 
+@numba.njit(cache=True, inline="always")
+def _file(word: int, scaled: np.ndarray, stacks: np.ndarray, heights: np.ndarray) -> None:
+    """Push `word` on the stack of short slots (scaled share under 1) or of tall ones."""
+    tall = int(scaled[word] >= 1.0)
+    stacks[tall, heights[tall]] = word
+    heights[tall] += 1
+
+
 @numba.njit(cache=True)
 def _alias_tables(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Vose's construction: slot i keeps word i with chance acceptance[i], else gives alias[i]."""
@@ -28,30 +36,18 @@ def _alias_tables(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scaled = probabilities * size
     acceptance = np.ones(size)
     alias = np.arange(size)
-    small = np.empty(size, np.int64)
-    large = np.empty(size, np.int64)
-    smalls = larges = 0
+    stacks = np.empty((2, size), np.int64)  # short slots, tall slots
+    heights = np.zeros(2, np.int64)
     for word in range(size):
-        if scaled[word] < 1.0:
-            small[smalls] = word
-            smalls += 1
-        else:
-            large[larges] = word
-            larges += 1
-    while smalls and larges:
-        smalls -= 1
-        larges -= 1
-        short, tall = small[smalls], large[larges]
+        _file(word, scaled, stacks, heights)
+    while heights[0] and heights[1]:
+        heights -= 1
+        short, tall = stacks[0, heights[0]], stacks[1, heights[1]]
         acceptance[short] = scaled[short]
         alias[short] = tall
         # The tall word gives the short slot what it lacks, and may become short itself.
         scaled[tall] -= 1.0 - scaled[short]
-        if scaled[tall] < 1.0:
-            small[smalls] = tall
-            smalls += 1
-        else:
-            large[larges] = tall
-            larges += 1
+        _file(tall, scaled, stacks, heights)
     # What is left over is 1 up to rounding: those slots keep their own word.
     return acceptance, alias
 
