@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,116 +52,87 @@ def split_into_lines(corpus: Path, out: Path, words_per_line: int = 10_000) -> N
             target.write(" ".join(pending) + "\n")
 
 
-def run_w2v(
-    corpus: str,
-    out: str,
-    epochs: int,
-    threads: int,
-    architecture: str,
-    hs: bool = False,
-    dim: int = SETTINGS["dim"],
-    seed: int = 1,
-    min_count: int = SETTINGS["min_count"],
-) -> dict:
+@dataclass
+class Run:
+    """One training run of one system, with the reference settings except where given."""
+
+    system: str  # "w2v" or "gensim"
+    corpus: str
+    out: str
+    epochs: int
+    threads: int
+    model: str = "skipgram"
+    hs: bool = False
+    dim: int = SETTINGS["dim"]
+    seed: int = 1
+    min_count: int = SETTINGS["min_count"]
+
+
+def run_w2v(run: Run) -> dict:
     """Child process: train w2v and report its timings."""
     import w2v
 
     start = time.perf_counter()
-    settings = SETTINGS | {"dim": dim, "min_count": min_count} | ({"negative": 0} if hs else {})
+    settings = SETTINGS | {"dim": run.dim, "min_count": run.min_count}
     config = w2v.TrainConfig(
-        **settings,
-        epochs=epochs,
-        threads=threads,
+        **settings | ({"negative": 0} if run.hs else {}),
+        epochs=run.epochs,
+        threads=run.threads,
         device="cpu",
-        model=architecture,
-        hs=hs,
-        seed=seed,
+        model=run.model,
+        hs=run.hs,
+        seed=run.seed,
     )
-    model = w2v.train([corpus], config, progress=False)
-    model.vectors.save(out)
+    model = w2v.train([run.corpus], config, progress=False)
+    model.vectors.save(run.out)
     return {
         "vocabulary_seconds": model.encode_seconds,
         "train_seconds": model.train_seconds,
-        "raw_words": model.raw_words * epochs,
+        "raw_words": model.raw_words * run.epochs,
         "wall_seconds": time.perf_counter() - start,
     }
 
 
-def run_gensim(
-    corpus: str,
-    out: str,
-    epochs: int,
-    threads: int,
-    architecture: str,
-    hs: bool = False,
-    dim: int = SETTINGS["dim"],
-    seed: int = 1,
-    min_count: int = SETTINGS["min_count"],
-) -> dict:
+def run_gensim(run: Run) -> dict:
     """Child process: train gensim with the same settings and report its timings."""
     from gensim.models import Word2Vec
 
     start = time.perf_counter()
     model = Word2Vec(
-        sg=1 if architecture == "skipgram" else 0,
+        sg=1 if run.model == "skipgram" else 0,
         cbow_mean=1,
-        vector_size=dim,
+        vector_size=run.dim,
         window=SETTINGS["window"],
-        negative=0 if hs else SETTINGS["negative"],
-        hs=1 if hs else 0,
+        negative=0 if run.hs else SETTINGS["negative"],
+        hs=1 if run.hs else 0,
         sample=SETTINGS["sample"],
-        min_count=min_count,
+        min_count=run.min_count,
         alpha=SETTINGS["alpha"],
         min_alpha=0.0001,
-        workers=threads,
-        seed=seed,
+        workers=run.threads,
+        seed=run.seed,
     )
-    model.build_vocab(corpus_file=corpus)
+    model.build_vocab(corpus_file=run.corpus)
     built = time.perf_counter()
     model.train(
-        corpus_file=corpus,
+        corpus_file=run.corpus,
         total_words=model.corpus_total_words,
         total_examples=model.corpus_count,
-        epochs=epochs,
+        epochs=run.epochs,
     )
     trained = time.perf_counter()
-    model.wv.save_word2vec_format(out, binary=True)
+    model.wv.save_word2vec_format(run.out, binary=True)
     return {
         "vocabulary_seconds": built - start,
         "train_seconds": trained - built,
-        "raw_words": model.corpus_total_words * epochs,
+        "raw_words": model.corpus_total_words * run.epochs,
         "wall_seconds": time.perf_counter() - start,
     }
 
 
-def run_child(
-    system: str,
-    corpus: Path,
-    out: Path,
-    epochs: int,
-    threads: int,
-    architecture: str,
-    hs: bool = False,
-    dim: int = SETTINGS["dim"],
-    seed: int = 1,
-    min_count: int = SETTINGS["min_count"],
-) -> dict:
-    """Run one system in a fresh interpreter; add its peak resident memory and its scores."""
-    command = [
-        sys.executable,
-        __file__,
-        "--child",
-        system,
-        str(corpus),
-        str(out),
-        str(epochs),
-        str(threads),
-        architecture,
-        "hs" if hs else "ns",
-        str(dim),
-        str(seed),
-        str(min_count),
-    ]
+def run_child(run: Run) -> dict:
+    """Do `run` in a fresh interpreter; add its peak resident memory and its scores."""
+    command = [sys.executable, __file__, "--child", json.dumps(asdict(run))]
     completed = subprocess.run(command, check=True, capture_output=True, text=True)
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
     figures["words_per_second"] = figures["raw_words"] / figures["train_seconds"]
@@ -169,7 +141,7 @@ def run_child(
     from w2v.evaluate import evaluate_analogies, evaluate_similarity, shipped_list
     from w2v.vectors import load
 
-    vectors = load(out)
+    vectors = load(run.out)
     analogies = evaluate_analogies(
         vectors, shipped_list("questions-words.txt"), restrict_vocab=30000
     )
@@ -193,30 +165,9 @@ def peak_resident_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_main(
-    system: str,
-    corpus: str,
-    out: str,
-    epochs: str,
-    threads: str,
-    architecture: str,
-    loss: str,
-    dim: str,
-    seed: str,
-    min_count: str,
-) -> None:
-    runner = run_w2v if system == "w2v" else run_gensim
-    figures = runner(
-        corpus,
-        out,
-        int(epochs),
-        int(threads),
-        architecture,
-        hs=loss == "hs",
-        dim=int(dim),
-        seed=int(seed),
-        min_count=int(min_count),
-    )
+def child_main(settings: str) -> None:
+    run = Run(**json.loads(settings))
+    figures = (run_w2v if run.system == "w2v" else run_gensim)(run)
     figures["peak_rss_mb"] = peak_resident_mb()
     print(json.dumps(figures))
 
@@ -270,14 +221,16 @@ def main() -> None:
             for system in order:
                 corpus = args.corpus if system == "w2v" else lines
                 figures = run_child(
-                    system,
-                    corpus,
-                    Path(work) / f"{system}.bin",
-                    args.epochs,
-                    args.threads,
-                    args.model,
-                    args.hs,
-                    seed=run + 1,
+                    Run(
+                        system,
+                        str(corpus),
+                        str(Path(work) / f"{system}.bin"),
+                        args.epochs,
+                        args.threads,
+                        args.model,
+                        args.hs,
+                        seed=run + 1,
+                    )
                 )
                 results[system].append(figures)
                 print(system, json.dumps(figures), flush=True)
@@ -304,6 +257,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child_main(*sys.argv[2:])
+        child_main(sys.argv[2])
     else:
         main()

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from compare_gensim import ROOT, SETTINGS, run_child, split_into_lines
+from compare_gensim import ROOT, SETTINGS, Run, run_child, split_into_lines
 
 THREADS = (1, 2)
 DIMS = (100, 300)
@@ -103,14 +103,15 @@ def main() -> None:
                         ):
                             continue
                         row[system] = run_child(
-                            system,
-                            corpora[system],
-                            work / f"{system}.bin",
-                            args.epochs,
-                            threads,
-                            "skipgram",
-                            dim=dim,
-                            min_count=min_count,
+                            Run(
+                                system,
+                                str(corpora[system]),
+                                str(work / f"{system}.bin"),
+                                args.epochs,
+                                threads,
+                                dim=dim,
+                                min_count=min_count,
+                            )
                         )
                         print(system, json.dumps(row), flush=True)
                     rows.append(row)
