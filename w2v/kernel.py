@@ -175,7 +175,8 @@ def _train_targets(
     """
     loss = 0.0
     product = 1.0
-    # Every pair's score, loss and gradient, from the rows as they are.
+    # Every pair's score, loss and gradient, from the rows as they are, and the sources' updates
+    # from the targets' rows before they change.
     for group in range(0, targets, GROUP):
         a = _row(matrix, target_rows, group, targets, zero)
         b = _row(matrix, target_rows, group + 1, targets, zero)
@@ -203,13 +204,6 @@ def _train_targets(
                         loss -= math.log(product)
                         product = 1.0
                 gradients[target, source] = np.float32((labels[target] - probability) * rate)
-    # The sources' updates, from the targets' rows before they change.
-    for group in range(0, targets, GROUP):
-        a = _row(matrix, target_rows, group, targets, zero)
-        b = _row(matrix, target_rows, group + 1, targets, zero)
-        c = _row(matrix, target_rows, group + 2, targets, zero)
-        e = _row(matrix, target_rows, group + 3, targets, zero)
-        for source in range(count):
             row = gradients[:, source]
             _axpy4(
                 updates[source],
