@@ -669,6 +669,7 @@ class ParallelSpans:
             matrices = tuple(matrix.numpy() for matrix in self.shared)
             return self.span(*matrices, *arrays, 0, count, learning_rate, final_learning_rate)
         loss, pairs = 0.0, 0
+        widest = int(reach.max()) if count else 0
         step = self.round_centres * self.threads
         for start in range(0, count, step):
             end = min(start + step, count)
@@ -676,13 +677,13 @@ class ParallelSpans:
                 learning_rate + (final_learning_rate - learning_rate) * at / count
                 for at in (start, end)
             ]
-            round_loss, round_pairs = self._round(arrays, start, end, *rates)
+            round_loss, round_pairs = self._round(arrays, widest, start, end, *rates)
             loss += round_loss
             pairs += round_pairs
         return loss, pairs
 
     def _round(
-        self, arrays: tuple, start: int, end: int, rate: float, final_rate: float
+        self, arrays: tuple, widest: int, start: int, end: int, rate: float, final_rate: float
     ) -> tuple[float, int]:
         bounds = np.linspace(start, end, self.threads + 1).astype(np.int64)
         # Every thread runs through the round's whole learning-rate range at the same time.
@@ -698,8 +699,7 @@ class ParallelSpans:
             )
             for thread in range(self.threads)
         ]
-        words, _, reach, noise = arrays
-        widest = int(reach.max()) if len(reach) else 0
+        words, _, _, noise = arrays
         _mark_rows(words, noise, *self.paths, start, end, widest, *self.marks)
         results = [future.result() for future in futures]
         merges = []
