@@ -24,20 +24,16 @@ def random_block(size, vocabulary, window, negatives, seed):
     return words, sentences, reach, noise
 
 
-def test_kernel_equals_the_torch_step_taken_one_centre_at_a_time():
-    vocabulary, dim, window, rate = 40, 8, 3, 0.05
-    torch.manual_seed(0)
-    inputs, outputs = torch.randn(vocabulary, dim), torch.randn(vocabulary, dim)
-    words, sentences, reach, noise = random_block(20, vocabulary, window, 4, seed=1)
-
-    step_inputs, step_outputs = inputs.clone(), outputs.clone()
+def one_centre_at_a_time(step, inputs, outputs, block, rate, window):
+    """Run a batched torch step over the block one centre at a time; return (loss, pairs)."""
+    words, sentences, reach, noise = block
     padded_words = torch.nn.functional.pad(words, (window, window))
     padded_sentences = torch.nn.functional.pad(sentences, (window, window), value=-1)
-    step_loss = step_pairs = 0
+    total_loss = total_pairs = 0
     for centre in range(len(words)):
-        loss, pairs = skipgram_step(
-            step_inputs,
-            step_outputs,
+        loss, pairs = step(
+            inputs,
+            outputs,
             padded_words[centre : centre + 2 * window + 1],
             padded_sentences[centre : centre + 2 * window + 1],
             reach[centre : centre + 1],
@@ -45,8 +41,21 @@ def test_kernel_equals_the_torch_step_taken_one_centre_at_a_time():
             rate,
             window,
         )
-        step_loss += loss
-        step_pairs += pairs
+        total_loss += loss
+        total_pairs += pairs
+    return total_loss, total_pairs
+
+
+def test_kernel_equals_the_torch_step_taken_one_centre_at_a_time():
+    vocabulary, dim, window, rate = 40, 8, 3, 0.05
+    torch.manual_seed(0)
+    inputs, outputs = torch.randn(vocabulary, dim), torch.randn(vocabulary, dim)
+    words, sentences, reach, noise = random_block(20, vocabulary, window, 4, seed=1)
+
+    step_inputs, step_outputs = inputs.clone(), outputs.clone()
+    step_loss, step_pairs = one_centre_at_a_time(
+        skipgram_step, step_inputs, step_outputs, (words, sentences, reach, noise), rate, window
+    )
 
     kernel_inputs, kernel_outputs = inputs.numpy().copy(), outputs.numpy().copy()
     arrays = (words.numpy(), sentences.numpy(), reach.numpy(), noise.numpy())
@@ -102,23 +111,14 @@ def test_cbow_kernel_equals_the_torch_cbow_step_taken_one_centre_at_a_time(mean)
     words, sentences, reach, noise = random_block(20, vocabulary, window, 4, seed=5)
 
     step_inputs, step_outputs = inputs.clone(), outputs.clone()
-    padded_words = torch.nn.functional.pad(words, (window, window))
-    padded_sentences = torch.nn.functional.pad(sentences, (window, window), value=-1)
-    step_loss = step_examples = 0
-    for centre in range(len(words)):
-        loss, examples = cbow_step(
-            step_inputs,
-            step_outputs,
-            padded_words[centre : centre + 2 * window + 1],
-            padded_sentences[centre : centre + 2 * window + 1],
-            reach[centre : centre + 1],
-            noise[centre : centre + 1],
-            rate,
-            window,
-            mean=mean,
-        )
-        step_loss += loss
-        step_examples += examples
+    step_loss, step_examples = one_centre_at_a_time(
+        partial(cbow_step, mean=mean),
+        step_inputs,
+        step_outputs,
+        (words, sentences, reach, noise),
+        rate,
+        window,
+    )
 
     kernel_inputs, kernel_outputs = inputs.numpy().copy(), outputs.numpy().copy()
     arrays = (words.numpy(), sentences.numpy(), reach.numpy(), noise.numpy())
@@ -144,23 +144,14 @@ def test_hierarchical_softmax_kernel_equals_the_torch_step_one_centre_at_a_time(
     step_inputs, step_outputs, step_inner = inputs.clone(), outputs.clone(), inner_vectors.clone()
     inner = InnerNodes(step_inner, *tree.to_torch())
     step = partial(cbow_step, mean=True) if model == "cbow" else skipgram_step
-    padded_words = torch.nn.functional.pad(words, (window, window))
-    padded_sentences = torch.nn.functional.pad(sentences, (window, window), value=-1)
-    step_loss = step_pairs = 0
-    for centre in range(len(words)):
-        loss, pairs = step(
-            step_inputs,
-            step_outputs,
-            padded_words[centre : centre + 2 * window + 1],
-            padded_sentences[centre : centre + 2 * window + 1],
-            reach[centre : centre + 1],
-            noise[centre : centre + 1],
-            rate,
-            window,
-            inner=inner,
-        )
-        step_loss += loss
-        step_pairs += pairs
+    step_loss, step_pairs = one_centre_at_a_time(
+        partial(step, inner=inner),
+        step_inputs,
+        step_outputs,
+        (words, sentences, reach, noise),
+        rate,
+        window,
+    )
 
     kernel = [inputs.numpy().copy(), outputs.numpy().copy(), inner_vectors.numpy().copy()]
     arrays = (words.numpy(), sentences.numpy(), reach.numpy(), noise.numpy())
