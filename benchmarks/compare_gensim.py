@@ -93,25 +93,30 @@ def run_w2v(run: Run) -> dict:
     }
 
 
+def gensim_settings(run: Run) -> dict:
+    """gensim Word2Vec's keyword arguments for the run's settings."""
+    return {
+        "sg": 1 if run.model == "skipgram" else 0,
+        "cbow_mean": 1,
+        "vector_size": run.dim,
+        "window": SETTINGS["window"],
+        "negative": 0 if run.hs else SETTINGS["negative"],
+        "hs": 1 if run.hs else 0,
+        "sample": SETTINGS["sample"],
+        "min_count": run.min_count,
+        "alpha": SETTINGS["alpha"],
+        "min_alpha": 0.0001,
+        "workers": run.threads,
+        "seed": run.seed,
+    }
+
+
 def run_gensim(run: Run) -> dict:
     """Child process: train gensim with the same settings and report its timings."""
     from gensim.models import Word2Vec
 
     start = time.perf_counter()
-    model = Word2Vec(
-        sg=1 if run.model == "skipgram" else 0,
-        cbow_mean=1,
-        vector_size=run.dim,
-        window=SETTINGS["window"],
-        negative=0 if run.hs else SETTINGS["negative"],
-        hs=1 if run.hs else 0,
-        sample=SETTINGS["sample"],
-        min_count=run.min_count,
-        alpha=SETTINGS["alpha"],
-        min_alpha=0.0001,
-        workers=run.threads,
-        seed=run.seed,
-    )
+    model = Word2Vec(**gensim_settings(run))
     model.build_vocab(corpus_file=run.corpus)
     built = time.perf_counter()
     model.train(

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from compare_gensim import ROOT, SETTINGS, split_into_lines
+from compare_gensim import ROOT, SETTINGS, Run, gensim_settings, split_into_lines
 
 
 def time_w2v(corpus: str) -> float:
@@ -40,15 +40,7 @@ def time_gensim(corpus: str) -> float:
     from gensim.models import Word2Vec
 
     start = time.perf_counter()
-    model = Word2Vec(
-        sg=1,
-        vector_size=SETTINGS["dim"],
-        window=SETTINGS["window"],
-        negative=SETTINGS["negative"],
-        sample=SETTINGS["sample"],
-        min_count=SETTINGS["min_count"],
-        workers=2,
-    )
+    model = Word2Vec(**gensim_settings(Run("gensim", corpus, "", epochs=1, threads=2)))
     model.build_vocab(corpus_file=corpus)
     return time.perf_counter() - start
 
