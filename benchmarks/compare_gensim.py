@@ -143,8 +143,8 @@ def run_child(run: Run) -> dict:
     figures["words_per_second"] = figures["raw_words"] / figures["train_seconds"]
     # Imported here, not at the top: the gensim child must not load torch, or its memory would
     # count torch's.
-    from w2v.evaluate import evaluate_analogies, evaluate_similarity, shipped_list
-    from w2v.vectors import load
+    from w2v.query.evaluate import evaluate_analogies, evaluate_similarity, shipped_list
+    from w2v.query.vectors import load
 
     vectors = load(run.out)
     analogies = evaluate_analogies(

@@ -24,8 +24,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from w2v.formats import write_word2vec  # noqa: E402
-from w2v.vectors import load  # noqa: E402
+from w2v.files.word2vec import write_word2vec  # noqa: E402
+from w2v.query.vectors import load  # noqa: E402
 
 
 def best_of(runs: int, action) -> float:

@@ -25,8 +25,8 @@ from compare_gensim import ROOT, SETTINGS, Run, gensim_settings, split_into_line
 
 def time_w2v(corpus: str) -> float:
     """Child process: seconds to count, build the vocabulary and encode the corpus."""
-    from w2v.encode import encode_corpus
-    from w2v.tokenizer import make_tokenizer
+    from w2v.text.encode import encode_corpus
+    from w2v.text.tokenizer import make_tokenizer
 
     with tempfile.TemporaryDirectory(prefix="w2v-vocab-") as work:
         start = time.perf_counter()

@@ -1,7 +1,7 @@
 """Where a corpus comes from: text files, dataset files and Hugging Face datasets read through
 `datasets`, or a corpus known by name and fetched into the cache.
 
-Every source reads as the same (text, ends_line) pieces as a text file (see `w2v.corpus`), so
+Every source reads as the same (text, ends_line) pieces as a text file (see `w2v.text.corpus`), so
 training treats them alike. Training reads its corpus once, counting and encoding together: a
 Hugging Face dataset is streamed rather than saved, so a corpus larger than the memory or the
 disk still trains.
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from corpora.registry import CORPORA, fetch
-from w2v.corpus import OPENERS, PieceSource, Source, expand_paths, split_lines
 from w2v.errors import CorpusError
+from w2v.text.corpus import OPENERS, PieceSource, Source, expand_paths, split_lines
 
 HUB_PREFIX = "hf:"
 DEFAULT_TEXT_COLUMN = "text"

@@ -11,8 +11,9 @@ import pytest
 
 import w2v
 from corpora import synthetic
-from w2v import checkpoint, trainer
 from w2v.cli import main
+from w2v.training import checkpoint
+from w2v.training import loop as trainer
 
 CLI = Path(__file__).resolve().parents[1] / "cli.py"
 

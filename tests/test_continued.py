@@ -10,10 +10,10 @@ import torch
 import w2v
 from corpora import synthetic
 from w2v.cli import main
-from w2v.continued import InitialModel
-from w2v.native import read_native
-from w2v.tokenizer import make_tokenizer
-from w2v.vocab import Vocabulary
+from w2v.files.native import read_native
+from w2v.text.tokenizer import make_tokenizer
+from w2v.text.vocab import Vocabulary
+from w2v.training.continued import InitialModel
 
 NEW_WORDS = ("emperor", "empress")
 

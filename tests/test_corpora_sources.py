@@ -16,9 +16,9 @@ from corpora import registry
 from corpora.registry import NamedCorpus, fetch, listing
 from corpora.sources import DatasetSource, hub_source, resolve_sources
 from w2v.cli import main
-from w2v.corpus import read_pieces
 from w2v.errors import CorpusError
-from w2v.vectors import load
+from w2v.query.vectors import load
+from w2v.text.corpus import read_pieces
 
 ROWS = [
     {"id": 1, "body": "the cat sat\non the mat"},

@@ -6,8 +6,8 @@ import lzma
 
 import pytest
 
-from w2v.corpus import corpus_size, expand_paths, read_pieces
 from w2v.errors import CorpusError
+from w2v.text.corpus import corpus_size, expand_paths, read_pieces
 
 TEXT = "the cat sat\non the mat\n\nlast line without newline"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import w2v
 from corpora import synthetic
-from w2v.distributed import Group, block_words
+from w2v.training.distributed import Group, block_words
 
 ROOT = Path(__file__).resolve().parent.parent
 

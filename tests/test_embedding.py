@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import w2v
-from w2v.embedding import FIRST_WORD_ID, PADDING_ID, UNKNOWN_ID
 from w2v.errors import ConfigError, OutOfVocabularyError
-from w2v.tokenizer import make_tokenizer
-from w2v.vectors import KeyedVectors
+from w2v.query.embedding import FIRST_WORD_ID, PADDING_ID, UNKNOWN_ID
+from w2v.query.vectors import KeyedVectors
+from w2v.text.tokenizer import make_tokenizer
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "classify.py"
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from w2v.encode import encode_corpus
-from w2v.tokenizer import make_tokenizer, words_of
+from w2v.text.encode import encode_corpus
+from w2v.text.tokenizer import make_tokenizer, words_of
 
 
 def encoded(tmp_path, text, **options):

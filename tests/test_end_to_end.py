@@ -9,8 +9,8 @@ from gensim.models import KeyedVectors as GensimVectors
 import w2v
 from corpora import synthetic
 from w2v.cli import main
-from w2v.tokenizer import load_tokenizer
-from w2v.vocab import Vocabulary
+from w2v.text.tokenizer import load_tokenizer
+from w2v.text.vocab import Vocabulary
 
 
 @pytest.fixture(scope="module")

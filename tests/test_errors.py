@@ -15,13 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import w2v
-from w2v import corpus
 from w2v.cli import main
-from w2v.corpus import decode_file, read_pieces
-from w2v.encode import encode_corpus
 from w2v.errors import CorpusError, W2VError
-from w2v.formats import write_word2vec
-from w2v.tokenizer import make_tokenizer
+from w2v.files.word2vec import write_word2vec
+from w2v.text import corpus
+from w2v.text.corpus import decode_file, read_pieces
+from w2v.text.encode import encode_corpus
+from w2v.text.tokenizer import make_tokenizer
 
 SENTENCES = "the king and the queen\nthe man and the woman\nparis and rome\n" * 5
 QUERY_WORDS = ["the", "king", "queen", "man", "woman", "paris", "rome", "breakfast"]

@@ -10,7 +10,7 @@ from gensim.models import KeyedVectors as GensimKeyedVectors
 from scipy import stats
 
 from w2v.errors import ConfigError, FormatError
-from w2v.evaluate import (
+from w2v.query.evaluate import (
     SHIPPED_LISTS,
     _average_ranks,
     evaluate_analogies,
@@ -18,7 +18,7 @@ from w2v.evaluate import (
     lowercase_index,
     shipped_list,
 )
-from w2v.vectors import KeyedVectors
+from w2v.query.vectors import KeyedVectors
 
 # Each word is the sum of two feature axes, so for a=(X,P), b=(Y,P), c=(X,Q) the 3CosAdd target
 # b - a + c is exactly d=(Y,Q): cosine 1, and every other word scores strictly less.

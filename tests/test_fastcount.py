@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from tokenizers import pre_tokenizers
 from tokenizers.trainers import WordLevelTrainer
 
-from w2v.corpus import read_pieces
-from w2v.encode import encode_corpus
 from w2v.errors import CorpusError
-from w2v.fastcount import WordCounter, ascii_rules
-from w2v.tokenizer import encode, make_tokenizer, set_vocabulary
-from w2v.vocab import Vocabulary
+from w2v.text.corpus import read_pieces
+from w2v.text.counting import WordCounter, ascii_rules
+from w2v.text.encode import encode_corpus
+from w2v.text.tokenizer import encode, make_tokenizer, set_vocabulary
+from w2v.text.vocab import Vocabulary
 
 RULES = [(split, lowercase) for split in ("words", "whitespace") for lowercase in (True, False)]
 # ASCII of every kind, with the whitespace WhitespaceSplit knows and the separators it does not,

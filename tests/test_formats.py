@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from w2v.errors import ConfigError, FormatError
-from w2v.formats import read_word2vec, write_word2vec
+from w2v.files.word2vec import read_word2vec, write_word2vec
 
 TINY_WORDS = ["the", "cat"]
 TINY_VECTORS = torch.tensor([[0.5, -1.25, 3.0], [0.1, 1.0, -2.0]])

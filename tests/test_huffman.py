@@ -4,7 +4,7 @@ import numpy as np
 from gensim.models import KeyedVectors
 from gensim.models.word2vec import _assign_binary_codes
 
-from w2v.huffman import huffman_tree
+from w2v.training.huffman import huffman_tree
 
 
 def test_small_tree_by_hand():

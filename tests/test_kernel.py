@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from w2v.huffman import huffman_tree
-from w2v.kernel import ParallelSpans, train_span, train_span_cbow, train_span_cbow_hs, train_span_hs
-from w2v.sgns import InnerNodes, cbow_step, skipgram_step
+from w2v.training.cpu_kernel import (
+    ParallelSpans,
+    train_span,
+    train_span_cbow,
+    train_span_cbow_hs,
+    train_span_hs,
+)
+from w2v.training.huffman import huffman_tree
+from w2v.training.torch_kernel import InnerNodes, cbow_step, skipgram_step
 
 
 def random_block(size, vocabulary, window, negatives, seed):

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 import w2v
 from corpora import synthetic
 from w2v.cli import main
-from w2v.convert import convert
 from w2v.errors import ConfigError, FormatError
-from w2v.native import is_native, read_native, write_native
+from w2v.files.model import convert
+from w2v.files.native import is_native, read_native, write_native
 
 FILES = ("vectors.safetensors", "vocab.txt", "tokenizer.json", "config.json")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from w2v.noise import NoiseSampler, _alias_tables, noise_probabilities
+from w2v.training.noise import NoiseSampler, _alias_tables, noise_probabilities
 
 
 def implied_distribution(acceptance: np.ndarray, alias: np.ndarray) -> np.ndarray:
@@ -26,7 +26,7 @@ def test_alias_tables_encode_the_distribution_exactly(seed):
 
 @pytest.mark.parametrize("chunk", [1 << 20, 999])
 def test_noise_follows_counts_to_the_three_quarters(monkeypatch, chunk):
-    monkeypatch.setattr("w2v.noise.SAMPLE_CHUNK", chunk)
+    monkeypatch.setattr("w2v.training.noise.SAMPLE_CHUNK", chunk)
     counts = np.array([1000, 100, 10, 1])
     expected = counts**0.75 / (counts**0.75).sum()
     sampler = NoiseSampler(counts)

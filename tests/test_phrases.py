@@ -9,12 +9,12 @@ import pytest
 import torch
 
 import w2v
-from w2v import corpus, phrases
 from w2v.cli import main
 from w2v.errors import ConfigError
-from w2v.evaluate import shipped_list
-from w2v.phrases import pass_thresholds, write_phrases
-from w2v.tokenizer import make_tokenizer, words_of
+from w2v.query.evaluate import shipped_list
+from w2v.text import corpus, phrases
+from w2v.text.phrases import pass_thresholds, write_phrases
+from w2v.text.tokenizer import make_tokenizer, words_of
 
 # new=20, york=10, we=10, like=10, the=40, one=10, 100 words seen once: N = 200 words.
 HAND_MADE = (

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from corpora import synthetic
-from w2v import plots
 from w2v.cli import main
 from w2v.errors import ConfigError, OutOfVocabularyError
-from w2v.evaluate import evaluate_analogies
-from w2v.trainer import EpochRecord
-from w2v.vectors import KeyedVectors, load
+from w2v.query.evaluate import evaluate_analogies
+from w2v.query.vectors import KeyedVectors, load
+from w2v.reports import plots
+from w2v.training.loop import EpochRecord
 
 # Three clusters of words around three directions, and a gender offset inside the first.
 CLUSTERS = {

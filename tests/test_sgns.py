@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from w2v.huffman import huffman_tree
-from w2v.sgns import InnerNodes, skipgram_step, window_mask
+from w2v.training.huffman import huffman_tree
+from w2v.training.torch_kernel import InnerNodes, skipgram_step, window_mask
 
 
 def test_window_mask_marks_exactly_the_reachable_positions_in_the_same_sentence():

@@ -11,7 +11,7 @@ from gensim.models import KeyedVectors as GensimKeyedVectors
 
 from w2v.cli import main
 from w2v.errors import ConfigError, OutOfVocabularyError
-from w2v.vectors import KeyedVectors, load
+from w2v.query.vectors import KeyedVectors, load
 
 SQRT_HALF = math.sqrt(0.5)
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from w2v.encode import encode_corpus
 from w2v.errors import VocabularyError
-from w2v.tokenizer import make_tokenizer
-from w2v.vocab import Vocabulary
+from w2v.text.encode import encode_corpus
+from w2v.text.tokenizer import make_tokenizer
+from w2v.text.vocab import Vocabulary
 
 
 def test_counts_and_ids_in_descending_frequency_ties_alphabetical():

@@ -7,11 +7,11 @@ kv = w2v.load("vectors.bin")
 kv.most_similar("france")
 """
 
-from w2v.checkpoint import CheckpointPlan
 from w2v.errors import W2VError
-from w2v.evaluate import evaluate_analogies, evaluate_similarity
-from w2v.trainer import TrainConfig, TrainedModel, train
-from w2v.vectors import KeyedVectors, load
+from w2v.query.evaluate import evaluate_analogies, evaluate_similarity
+from w2v.query.vectors import KeyedVectors, load
+from w2v.training.checkpoint import CheckpointPlan
+from w2v.training.loop import TrainConfig, TrainedModel, train
 
 __all__ = [
     "CheckpointPlan",

@@ -12,20 +12,21 @@ from typing import NoReturn
 
 from corpora.registry import listing
 from corpora.sources import resolve_sources
-from w2v import checkpoint, distributed, plots
-from w2v.checkpoint import CheckpointPlan
-from w2v.continued import RUN_SETTINGS, load_initial
-from w2v.convert import convert
-from w2v.corpus import expand_paths
 from w2v.errors import ConfigError, W2VError
-from w2v.evaluate import METHODS, evaluate_analogies, evaluate_similarity, shipped_list
-from w2v.phrases import MIN_COUNT, THRESHOLD, pass_thresholds, write_phrases
-from w2v.projector import export_projector
-from w2v.report import write_report
-from w2v.tokenizer import SPLITS
-from w2v.trainer import DEVICES, KERNELS, MODELS, TrainConfig, check_writable, train
-from w2v.trainlog import loss_plot_path, write_training_log
-from w2v.vectors import load
+from w2v.files.model import convert
+from w2v.query.evaluate import METHODS, evaluate_analogies, evaluate_similarity, shipped_list
+from w2v.query.vectors import load
+from w2v.reports import plots
+from w2v.reports.projector import export_projector
+from w2v.reports.report import write_report
+from w2v.reports.trainlog import loss_plot_path, write_training_log
+from w2v.text.corpus import expand_paths
+from w2v.text.phrases import MIN_COUNT, THRESHOLD, pass_thresholds, write_phrases
+from w2v.text.tokenizer import SPLITS
+from w2v.training import checkpoint, distributed
+from w2v.training.checkpoint import CheckpointPlan
+from w2v.training.continued import RUN_SETTINGS, load_initial
+from w2v.training.loop import DEVICES, KERNELS, MODELS, TrainConfig, check_writable, train
 
 DEFAULT_VECTORS = "vectors.bin"
 

@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 
 from w2v.errors import ConfigError, OutOfVocabularyError
-from w2v.tokenizer import UNKNOWN, encode, make_tokenizer, words_of
+from w2v.text.tokenizer import UNKNOWN, encode, make_tokenizer, words_of
 
 PADDING_ID = 0
 UNKNOWN_ID = 1

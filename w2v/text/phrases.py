@@ -11,7 +11,7 @@ scores the previous pass's output afresh, which turns `new_york times` into `new
 Unlike word2phrase, pairs never span two lines and the counts are exact (word2phrase prunes rare
 pairs when its hash table fills).
 
-The corpus is tokenized once, with the tokenizer training uses (through w2v.fastcount, which finds
+The corpus is tokenized once, with the tokenizer training uses (through w2v.text.counting, which finds
 exactly the tokenizer's words), into a file of word ids; counting, scoring and joining then run on
 those ids in blocks, with no Python loop per word, and the text is written once at the end: lower-cased words (as the tokenizer makes them) joined by `_`, one output
 line per input line.
@@ -29,11 +29,11 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
-from w2v.corpus import corpus_size, piece_batches, progress_bar
 from w2v.errors import ConfigError, CorpusError
-from w2v.fastcount import WordCounter
 from w2v.fileio import atomic_output, map_array
-from w2v.tokenizer import make_tokenizer
+from w2v.text.corpus import corpus_size, piece_batches, progress_bar
+from w2v.text.counting import WordCounter
+from w2v.text.tokenizer import make_tokenizer
 
 # word2phrase's defaults.
 THRESHOLD = 100.0

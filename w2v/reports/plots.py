@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from matplotlib.text import Annotation
 
-    from w2v.evaluate import AnalogyResult
-    from w2v.trainer import EpochRecord
-    from w2v.vectors import KeyedVectors
+    from w2v.query.evaluate import AnalogyResult
+    from w2v.query.vectors import KeyedVectors
+    from w2v.training.loop import EpochRecord
 
 MISSING = "matplotlib is not installed: pip install -e .[plot]"
 PROJECTIONS = ("pca", "tsne")

@@ -23,7 +23,7 @@ import numba
 import numpy as np
 from tokenizers import Tokenizer
 
-from w2v.tokenizer import words_of
+from w2v.text.tokenizer import words_of
 
 # Piece modes: ASCII text split into runs of word characters, ASCII text split on whitespace, and
 # words already found by the tokenizer, UTF-8 encoded and separated by line feeds.

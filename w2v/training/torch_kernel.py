@@ -34,7 +34,7 @@ def window_mask(reach: torch.Tensor, sentences: torch.Tensor, window: int) -> to
 class InnerNodes(NamedTuple):
     """Hierarchical softmax's side of a step: the inner nodes' matrix and every word's path.
 
-    `points`, `labels` and `mask` are V x longest code (`w2v.huffman.HuffmanTree.to_torch`):
+    `points`, `labels` and `mask` are V x longest code (`w2v.training.huffman.HuffmanTree.to_torch`):
     the inner nodes on each word's path, the target of each (1 - the word's bit, as in word2vec)
     and which entries are on the path rather than padding.
     """

@@ -9,10 +9,10 @@ import numpy as np
 
 from w2v.errors import FormatError
 from w2v.fileio import sidecar_paths
-from w2v.formats import read_word2vec, write_word2vec
-from w2v.native import NativeModel, is_native, read_native, write_native
-from w2v.tokenizer import save_tokenizer
-from w2v.vocab import Vocabulary
+from w2v.files.native import NativeModel, is_native, read_native, write_native
+from w2v.files.word2vec import read_word2vec, write_word2vec
+from w2v.text.tokenizer import save_tokenizer
+from w2v.text.vocab import Vocabulary
 
 
 def read_model(path: str | os.PathLike) -> NativeModel:
@@ -33,7 +33,7 @@ def read_model(path: str | os.PathLike) -> NativeModel:
 
 
 def write_model(path: str | os.PathLike, model: NativeModel) -> list[Path]:
-    """Write `model` in the format `path`'s name asks for (see `w2v.native.is_native`); return the
+    """Write `model` in the format `path`'s name asks for (see `w2v.files.native.is_native`); return the
     files written. A word2vec file gets the tokenizer and counts beside it; it cannot hold the
     output vectors or the training settings."""
     tokenizer = model.tokenizer

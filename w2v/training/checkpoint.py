@@ -7,7 +7,7 @@ the corpus files. The state part is one safetensors file, replaced whole at ever
 
     DIR/tokens.int32         the corpus as vocabulary ids (EncodedCorpus.tokens), memory-mapped
     DIR/sentence_ends.int64  EncodedCorpus.sentence_ends
-    DIR/vocab.txt            `word count` lines (w2v.vocab's format)
+    DIR/vocab.txt            `word count` lines (w2v.text.vocab's format)
     DIR/tokenizer.json       the tokenizer, mapping words to the vocabulary's ids
     DIR/corpus.json          {"format": "w2v-checkpoint", "version": 1, "config": TrainConfig,
                               "fingerprint": [[file, size, mtime_ns], ...], "raw_words": N,
@@ -36,12 +36,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
-from w2v.corpus import Source
-from w2v.encode import EncodedCorpus
 from w2v.errors import ConfigError, FormatError
 from w2v.fileio import atomic_path, atomic_write, map_array, read_versioned_json
-from w2v.tokenizer import load_tokenizer, save_tokenizer
-from w2v.vocab import Vocabulary
+from w2v.text.corpus import Source
+from w2v.text.encode import EncodedCorpus
+from w2v.text.tokenizer import load_tokenizer, save_tokenizer
+from w2v.text.vocab import Vocabulary
 
 FORMAT = "w2v-checkpoint"
 VERSION = 1

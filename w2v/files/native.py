@@ -3,7 +3,7 @@ tokenizer and the training settings.
 
     MODEL/vectors.safetensors  "vectors": the V x D float32 input vectors, row i for word i;
                                "output_vectors": the output matrix, when known
-    MODEL/vocab.txt            `word count` lines, most frequent first (w2v.vocab's format);
+    MODEL/vocab.txt            `word count` lines, most frequent first (w2v.text.vocab's format);
                                every count is 0 when the counts are unknown
     MODEL/tokenizer.json       the tokenizers pipeline, when known
     MODEL/config.json          {"format": "w2v", "version": 1, "words": V, "dim": D,
@@ -30,9 +30,9 @@ from tokenizers import Tokenizer
 
 from w2v.errors import ConfigError, FormatError
 from w2v.fileio import atomic_path, atomic_write, read_versioned_json
-from w2v.formats import _check_words, _first_duplicate
-from w2v.tokenizer import load_tokenizer, save_tokenizer
-from w2v.vocab import Vocabulary
+from w2v.files.word2vec import _check_words, _first_duplicate
+from w2v.text.tokenizer import load_tokenizer, save_tokenizer
+from w2v.text.vocab import Vocabulary
 
 FORMAT = "w2v"
 VERSION = 1

@@ -361,7 +361,7 @@ def train_span_hs(
     """Skip-gram's updates for the centres words[first:last]; return (loss sum, pairs).
 
     Hierarchical softmax when `lengths` is not empty: every context word predicts the centre's
-    Huffman code (`codes`, `points`, `lengths` from `w2v.huffman`), one inner node of
+    Huffman code (`codes`, `points`, `lengths` from `w2v.training.huffman`), one inner node of
     `inner_vectors` per bit. Negative sampling with `output_vectors` when `noise` has columns;
     with both, the two losses add up.
     """

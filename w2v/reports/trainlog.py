@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from w2v.fileio import atomic_write, beside
 
 if TYPE_CHECKING:
-    from w2v.trainer import TrainedModel
+    from w2v.training.loop import TrainedModel
 
 
 def log_path(vectors_path: str | Path) -> Path:

@@ -10,12 +10,12 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from w2v.embedding import TextEncoder, embedding_layer
 from w2v.errors import ConfigError, OutOfVocabularyError
 from w2v.fileio import sidecar_paths
-from w2v.formats import read_word2vec, write_word2vec
-from w2v.native import is_native, read_native, write_native
-from w2v.tokenizer import load_tokenizer
+from w2v.files.native import is_native, read_native, write_native
+from w2v.files.word2vec import read_word2vec, write_word2vec
+from w2v.query.embedding import TextEncoder, embedding_layer
+from w2v.text.tokenizer import load_tokenizer
 
 _TEXT_SUFFIXES = frozenset({".txt", ".vec"})
 # Levy and Goldberg's epsilon, as in gensim, keeps 3CosMul finite when a negative word is
@@ -209,7 +209,7 @@ class KeyedVectors:
 
     def to_embedding(self, freeze: bool = True, padding: bool = True) -> torch.nn.Embedding:
         """A torch embedding layer initialised from the vectors, frozen or trainable; with `padding`,
-        row 0 is padding and row 1 the unknown word, both zero (layout in `w2v.embedding`)."""
+        row 0 is padding and row 1 the unknown word, both zero (layout in `w2v.query.embedding`)."""
         return embedding_layer(self._vectors, freeze=freeze, padding=padding)
 
     def encode(
@@ -239,7 +239,7 @@ class KeyedVectors:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the vectors in word2vec text format if `path` ends in .txt or .vec, binary if it
-        ends in .bin, else as a native model folder (see `w2v.native`) with counts and tokenizer."""
+        ends in .bin, else as a native model folder (see `w2v.files.native`) with counts and tokenizer."""
         if is_native(path):
             write_native(path, self.words, self._vectors, self.counts, tokenizer=self.tokenizer)
             return

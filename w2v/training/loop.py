@@ -16,22 +16,29 @@ import torch
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
-from w2v import checkpoint, distributed, sgns
-from w2v.checkpoint import CheckpointPlan, TrainingState
-from w2v.continued import InitialModel, load_initial
-from w2v.corpus import PieceSource, Source
-from w2v.encode import EncodedCorpus, encode_corpus
 from w2v.errors import ConfigError
 from w2v.fileio import sidecar_paths
-from w2v.huffman import HuffmanTree, huffman_tree
-from w2v.kernel import ParallelSpans, train_span, train_span_cbow, train_span_cbow_hs, train_span_hs
-from w2v.native import is_native, write_native
-from w2v.noise import NoiseSampler
-from w2v.phrases import THRESHOLD as PHRASE_THRESHOLD
-from w2v.phrases import write_phrases
-from w2v.tokenizer import SPLITS, make_tokenizer, save_tokenizer
-from w2v.vectors import KeyedVectors
-from w2v.vocab import Vocabulary
+from w2v.files.native import is_native, write_native
+from w2v.query.vectors import KeyedVectors
+from w2v.text.corpus import PieceSource, Source
+from w2v.text.encode import EncodedCorpus, encode_corpus
+from w2v.text.phrases import THRESHOLD as PHRASE_THRESHOLD
+from w2v.text.phrases import write_phrases
+from w2v.text.tokenizer import SPLITS, make_tokenizer, save_tokenizer
+from w2v.text.vocab import Vocabulary
+from w2v.training import checkpoint, distributed
+from w2v.training import torch_kernel as sgns
+from w2v.training.checkpoint import CheckpointPlan, TrainingState
+from w2v.training.continued import InitialModel, load_initial
+from w2v.training.cpu_kernel import (
+    ParallelSpans,
+    train_span,
+    train_span_cbow,
+    train_span_cbow_hs,
+    train_span_hs,
+)
+from w2v.training.huffman import HuffmanTree, huffman_tree
+from w2v.training.noise import NoiseSampler
 
 BLOCK_WORDS = 1 << 18
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
@@ -66,7 +73,7 @@ class TrainConfig:
     kernel: str = "auto"  # numba: compiled CPU loop; torch: batched tensor updates (CPU or CUDA)
     tokenizer: str = "words"
     lowercase: bool = True
-    phrases: int = 0  # passes of phrase joining (w2v.phrases) before training; 0 for none
+    phrases: int = 0  # passes of phrase joining (w2v.text.phrases) before training; 0 for none
     phrase_threshold: float = PHRASE_THRESHOLD  # of the first pass; each later pass halves it
     hs: bool = False  # hierarchical softmax over a Huffman tree, besides --negative (0 for none)
     sync_every: int = distributed.SYNC_EVERY  # under torchrun: words of all ranks between syncs
@@ -169,7 +176,7 @@ class TrainedModel:
         return self.raw_words * self.config.epochs / self.train_seconds
 
     def save(self, path: str | Path) -> list[Path]:
-        """Write the model as `w2v.native.is_native` says: a native model folder (both matrices,
+        """Write the model as `w2v.files.native.is_native` says: a native model folder (both matrices,
         counts, tokenizer, settings), or a word2vec file (.bin, .txt, .vec) with the tokenizer and
         counts beside it; return the paths."""
         if is_native(path):
@@ -213,7 +220,7 @@ def train(
     See `corpora.sources.resolve_sources` for what each item may be. With `checkpoints`, the
     training state is saved in its folder at every epoch end and every `every_seconds`; with
     `checkpoints.resume`, training goes on from the state saved there instead of starting afresh.
-    With `init`, a native model folder, training goes on from that model (w2v.continued): its
+    With `init`, a native model folder, training goes on from that model (w2v.training.continued): its
     vocabulary grows by the new text's words, and `config` defaults to its settings.
     """
     # Imported here: corpora's modules import w2v's, so importing them with this module is circular.

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from w2v import plots
-from w2v.evaluate import AnalogyResult, SectionScore, SimilarityResult
 from w2v.fileio import atomic_write, beside
+from w2v.query.evaluate import AnalogyResult, SectionScore, SimilarityResult
+from w2v.reports import plots
 
 BAR_WIDTH = 20
 WORST_QUESTIONS = 20

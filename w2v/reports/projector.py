@@ -8,7 +8,7 @@ import numpy as np
 
 from w2v.errors import ConfigError
 from w2v.fileio import atomic_output, atomic_write
-from w2v.vectors import KeyedVectors
+from w2v.query.vectors import KeyedVectors
 
 ROWS_PER_WRITE = 10_000
 # A tab or line break inside a word would break the TSV's rows; the projector shows these instead.

@@ -11,12 +11,12 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
-from w2v.corpus import corpus_size, piece_batches, progress_bar
 from w2v.errors import CorpusError
-from w2v.fastcount import Prepared, WordCounter, sentence_ends
 from w2v.fileio import map_array
-from w2v.tokenizer import set_vocabulary
-from w2v.vocab import Vocabulary
+from w2v.text.corpus import corpus_size, piece_batches, progress_bar
+from w2v.text.counting import Prepared, WordCounter, sentence_ends
+from w2v.text.tokenizer import set_vocabulary
+from w2v.text.vocab import Vocabulary
 
 MAX_SENTENCE_WORDS = 10_000
 REMAP_BLOCK = 1 << 22
@@ -78,7 +78,7 @@ def encode_corpus(
     """Count the words of `files`, build the vocabulary, and write the corpus as ids under `work_dir`.
 
     Two passes: one reading of the text finds and counts the words, writing ids in order of first
-    sight (see w2v.fastcount), then the ids are renumbered by frequency with rare words dropped.
+    sight (see w2v.text.counting), then the ids are renumbered by frequency with rare words dropped.
     Lines are sentences; a line longer than `max_sentence_words` words is cut into several.
     On return `tokenizer` maps words to the vocabulary's ids.
     `vocabulary_from(types, counts)`, when given, builds the vocabulary from the word types and

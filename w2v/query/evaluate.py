@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 
 from w2v.errors import ConfigError, FormatError
-from w2v.vectors import COSMUL_EPSILON, name_missing
+from w2v.query.vectors import COSMUL_EPSILON, name_missing
 
 if TYPE_CHECKING:
-    from w2v.vectors import KeyedVectors
+    from w2v.query.vectors import KeyedVectors
 
 METHODS = ("3cosadd", "3cosmul")
 SHIPPED_LISTS = ("questions-words.txt", "questions-phrases.txt", "wordsim353.tsv", "simlex999.txt")

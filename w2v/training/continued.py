@@ -26,9 +26,9 @@ import torch
 from tokenizers import Tokenizer
 
 from w2v.errors import ConfigError
-from w2v.native import read_native
-from w2v.tokenizer import make_tokenizer
-from w2v.vocab import Vocabulary
+from w2v.files.native import read_native
+from w2v.text.tokenizer import make_tokenizer
+from w2v.text.vocab import Vocabulary
 
 # How to run, not what to train: taken from this run (or this machine's defaults), not the model.
 RUN_SETTINGS = frozenset({"threads", "device", "kernel", "sync_every"})
@@ -54,7 +54,7 @@ class InitialModel:
     def config(self, given: dict[str, Any] | None = None):  # -> TrainConfig
         """The model's training settings with `given` on top (threads, device and kernel are this
         run's); ConfigError for a dim or tokenizer that differs from the model's."""
-        from w2v.trainer import TrainConfig  # the trainer imports this module
+        from w2v.training.loop import TrainConfig  # the trainer imports this module
 
         given = dict(given or {})
         names = {field.name for field in fields(TrainConfig)}
