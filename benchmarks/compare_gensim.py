@@ -71,7 +71,9 @@ class Run:
 def run_w2v(run: Run) -> dict:
     """Child process: train w2v and report its timings."""
     import w2v
+    from w2v.training.process import tune_for_training
 
+    tune_for_training(run.threads)  # as the CLI does
     start = time.perf_counter()
     settings = SETTINGS | {"dim": run.dim, "min_count": run.min_count}
     config = w2v.TrainConfig(

@@ -106,7 +106,11 @@ def test_load_attaches_the_tokenizer_saved_beside_the_vectors(tmp_path):
     expected = [2 + kv.index_of(code) for code in ["A-1", "a-1", "b-2"]] + [UNKNOWN_ID]
     assert kv.encode("A-1 a-1 b-2 B-2").tolist() == [expected]
 
-    kv.save(tmp_path / "bare.bin")  # no tokenizer beside it: the default rules, lower-cased words
+    kv.save(tmp_path / "again.bin")  # the tokenizer travels with the vectors
+    assert w2v.load(tmp_path / "again.bin").encode("A-1 a-1 b-2 B-2").tolist() == [expected]
+
+    # Vectors without a tokenizer: the default rules, lower-cased words.
+    w2v.KeyedVectors(kv.words, kv.vectors).save(tmp_path / "bare.bin")
     bare = w2v.load(tmp_path / "bare.bin")
     assert bare.tokenizer is None
     assert bare.encode("A-1").tolist() == [[UNKNOWN_ID, UNKNOWN_ID]]

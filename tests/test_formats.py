@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import struct
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -115,6 +117,55 @@ def test_gensim_reads_what_we_write(tmp_path, binary):
     assert np.array_equal(kv.vectors, vectors.numpy())
 
 
+# Characters that Unicode counts as spaces but ASCII does not; fastText's .vec files hold U+00A0.
+UNICODE_SPACE_WORDS = [
+    "New\u00a0York",
+    "line\u2028sep",
+    "\u0085",
+    "\x1c\x1d\x1e\x1f",
+    "ideographic\u3000space",
+    "\u1680ogham",
+    "zero\u200bwidth",
+]
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_words_with_unicode_spaces_round_trip(tmp_path, binary):
+    vectors = random_vectors(len(UNICODE_SPACE_WORDS), 3)
+    path = tmp_path / "vectors"
+    write_word2vec(path, UNICODE_SPACE_WORDS, vectors, binary=binary)
+    words, read = read_word2vec(path)
+    assert words == UNICODE_SPACE_WORDS
+    assert_bit_equal(read, vectors)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_words_with_unicode_spaces_round_trip_through_gensim(tmp_path, binary):
+    vectors = random_vectors(len(UNICODE_SPACE_WORDS), 3)
+    write_word2vec(tmp_path / "ours", UNICODE_SPACE_WORDS, vectors, binary=binary)
+    kv = GensimKeyedVectors.load_word2vec_format(str(tmp_path / "ours"), binary=binary)
+    assert kv.index_to_key == UNICODE_SPACE_WORDS
+    kv.save_word2vec_format(str(tmp_path / "gensim"), binary=binary)
+    words, read = read_word2vec(tmp_path / "gensim")
+    assert words == UNICODE_SPACE_WORDS
+    assert_bit_equal(read, vectors)
+
+
+def test_reads_a_fasttext_vec_with_no_break_spaces_in_words(tmp_path):
+    path = tmp_path / "wiki.vec"
+    path.write_bytes(b"2 2\nNew\xc2\xa0York 0.5 1 \n\xc2\xa0 -1 2 \n")
+    words, vectors = read_word2vec(path)
+    assert words == ["New\u00a0York", "\u00a0"]
+    assert vectors.tolist() == [[0.5, 1.0], [-1.0, 2.0]]
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_round_trip_of_a_word_of_the_maximum_length(tmp_path, binary):
+    words = ["é" * 2048, "a" * 4096, "cat"]
+    write_word2vec(tmp_path / "vectors", words, random_vectors(3, 2), binary=binary)
+    assert read_word2vec(tmp_path / "vectors")[0] == words
+
+
 words_strategy = st.lists(
     st.text(
         st.characters(blacklist_categories=["Cs"], blacklist_characters=" \t\n\r\x0b\x0c"),
@@ -178,6 +229,15 @@ def test_binary_with_newlines_before_the_words(tmp_path):
         b"2 2\n\n" + binary_record("the", [1.0, 2.0]) + b"\n" + binary_record("cat", [3.0, 4.0])
     )
     path.write_bytes(content + b"\n")
+    words, vectors = read_word2vec(path)
+    assert words == TINY_WORDS
+    assert vectors.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_binary_with_several_newlines_between_records(tmp_path):
+    path = tmp_path / "vectors.bin"
+    content = b"2 2\n\n\n" + binary_record("the", [1.0, 2.0])
+    path.write_bytes(content + b"\n\n\n" + binary_record("cat", [3.0, 4.0]) + b"\n\n")
     words, vectors = read_word2vec(path)
     assert words == TINY_WORDS
     assert vectors.tolist() == [[1.0, 2.0], [3.0, 4.0]]
@@ -323,6 +383,126 @@ def test_duplicate_words(tmp_path):
     assert "'the' appears twice, in lines 2 and 4" in message
 
 
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        # Read as binary, the record's word runs on without a space.
+        (b"1 1\n" + b"a" * 100_000, "does not read as binary either"),
+        (b"2 1\n" + b"\x00" * 40_000, "the word in record 1 is longer than 4096 bytes"),
+        (b"1 1\n" + binary_record("w", [1.0]) + b"\x00" * 40_000, "more data after the 1 records"),
+        (b"3 1\n" + binary_record("w", [1.0]) + b"v" * 40_000, "longer than 4096 bytes"),
+    ],
+    ids=["letters", "zeros", "zeros-after-the-records", "letters-after-a-record"],
+)
+def test_binary_words_without_an_end_are_refused_in_linear_time(tmp_path, content, problem):
+    # Every failed match once cost a scan to the end of the file, so these took seconds.
+    started = time.perf_counter()
+    assert problem in read_error(tmp_path, content)
+    assert time.perf_counter() - started < 2
+
+
+def test_binary_file_with_far_more_records_than_announced_is_refused_quickly(tmp_path):
+    content = b"1 1\n" + binary_record("w", [1.0]) * 1_000_000
+    started = time.perf_counter()
+    assert "more data after the 1 records" in read_error(tmp_path, content)
+    assert time.perf_counter() - started < 2
+
+
+def peak_allocation_of_reading(path: os.PathLike) -> int:
+    tracemalloc.start()
+    try:
+        read_word2vec(path)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_reading_takes_little_memory_beyond_the_matrix(tmp_path, binary):
+    # About 5 MB of either format; tracemalloc sees numpy's buffers but not the memory map.
+    rows, dim = (5000, 250) if binary else (4500, 100)
+    path = tmp_path / "vectors"
+    words = [f"w{row}" for row in range(rows)]
+    write_word2vec(path, words, random_vectors(rows, dim), binary=binary)
+    assert path.stat().st_size > 4_000_000
+    assert peak_allocation_of_reading(path) < 1.5 * path.stat().st_size
+
+
+MENDABLE_TEXT = b"3 1\nthe 1\ncaf\xe9 2\n\xe6\x9d\xb1\xe4\xba 3\n"
+MENDABLE_BINARY = b"3 1\n" + b"\n".join(
+    word + b" " + struct.pack("<f", value)
+    for word, value in [(b"the", 1.0), (b"caf\xe9", 2.0), (b"\xe6\x9d\xb1\xe4\xba", 3.0)]
+)
+
+
+@pytest.mark.parametrize("content", [MENDABLE_TEXT, MENDABLE_BINARY], ids=["text", "binary"])
+@pytest.mark.parametrize(
+    ("unicode_errors", "expected"),
+    [("replace", ["the", "caf\ufffd", "東\ufffd"]), ("ignore", ["the", "caf", "東"])],
+)
+def test_unicode_errors_mend_words_that_are_not_utf8(tmp_path, content, unicode_errors, expected):
+    path = tmp_path / "vectors"
+    path.write_bytes(content)
+    words, vectors = read_word2vec(path, unicode_errors=unicode_errors)
+    assert words == expected
+    assert vectors.tolist() == [[1.0], [2.0], [3.0]]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (MENDABLE_TEXT, "word in line 3 is not valid UTF-8: b'caf\\xe9'"),
+        (MENDABLE_BINARY, "word in record 2 is not valid UTF-8: b'caf\\xe9'"),
+    ],
+    ids=["text", "binary"],
+)
+def test_unicode_errors_strict_is_the_default(tmp_path, content, problem):
+    assert problem in read_error(tmp_path, content)
+    with pytest.raises(FormatError) as raised:
+        read_word2vec(tmp_path / "bad.vectors", unicode_errors="strict")
+    assert problem in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "unicode_errors", "problem"),
+    [
+        (
+            b"2 1\ncaf\xe9 1\ncaf\xff 2\n",
+            "replace",
+            "the word 'caf\ufffd' appears twice, in lines 2 and 3, "
+            "once decoded with unicode_errors='replace' from b'caf\\xe9' and b'caf\\xff'",
+        ),
+        (
+            b"2 1\n" + binary_record("caf", [1.0]) + b"caf\xff " + struct.pack("<f", 2.0),
+            "ignore",
+            "the word 'caf' appears twice, in records 1 and 2, "
+            "once decoded with unicode_errors='ignore' from b'caf' and b'caf\\xff'",
+        ),
+        (
+            b"2 1\nthe 1\n\xff\xfe 2\n",
+            "ignore",
+            "the word in line 3 is empty, once decoded with unicode_errors='ignore' "
+            "from b'\\xff\\xfe'",
+        ),
+    ],
+    ids=["replace-clash", "ignore-clash", "ignore-empty"],
+)
+def test_unicode_errors_that_make_words_clash_or_vanish(tmp_path, content, unicode_errors, problem):
+    path = tmp_path / "vectors"
+    path.write_bytes(content)
+    with pytest.raises(FormatError) as raised:
+        read_word2vec(path, unicode_errors=unicode_errors)
+    assert problem in str(raised.value)
+
+
+@pytest.mark.parametrize("unicode_errors", ["bogus", "surrogateescape", "", None])
+def test_unicode_errors_must_be_strict_replace_or_ignore(tmp_path, unicode_errors):
+    path = tmp_path / "tiny.txt"
+    path.write_bytes(TINY_TEXT)
+    with pytest.raises(ConfigError, match="unicode_errors must be"):
+        read_word2vec(path, unicode_errors=unicode_errors)
+
+
 # Writing
 
 
@@ -395,6 +575,7 @@ def test_written_file_gets_the_usual_permissions(tmp_path):
         (["the", ""], TINY_VECTORS, "empty word"),
         (["the", "the"], TINY_VECTORS, "twice"),
         (["the", "\ud800"], TINY_VECTORS, "UTF-8"),
+        (["the", "a" * 4097], TINY_VECTORS, "at most 4096 bytes"),
         (["the"], TINY_VECTORS, "1 words but 2 vectors"),
         (TINY_WORDS, TINY_VECTORS[0], "V x D matrix"),
         ([], torch.empty(0, 3), "empty"),

@@ -17,7 +17,8 @@ import w2v
 from corpora import synthetic
 from w2v.cli import main
 from w2v.errors import ConfigError, FormatError
-from w2v.files.model import convert
+from w2v.files.model import Model
+from w2v.files.store import convert
 from w2v.files.native import is_native, read_native, write_native
 
 FILES = ("vectors.safetensors", "vocab.txt", "tokenizer.json", "config.json")
@@ -33,13 +34,13 @@ def model(tmp_path_factory):
 
 def test_round_trip_is_exact(tmp_path, model):
     written = model.save(tmp_path / "model")
-    assert [path.name for path in written] == list(FILES)
+    assert [path.name for path in written.paths] == list(FILES)
     native = read_native(tmp_path / "model")
     assert native.words == model.vectors.words
     assert torch.equal(native.vectors, model.vectors.vectors)
     assert torch.equal(native.output_vectors, model.output_vectors)
     assert native.counts == model.vectors.counts
-    assert native.tokenizer.to_str() == model.tokenizer.to_str()
+    assert native.loaded_tokenizer().to_str() == model.tokenizer.to_str()
     assert native.training == asdict(model.config)
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert (config["format"], config["version"], config["dim"]) == ("w2v", 1, 12)
@@ -86,12 +87,12 @@ def test_loading_maps_the_file_instead_of_reading_it(tmp_path, model):
 def test_word2vec_files_survive_a_trip_through_native_byte_for_byte(tmp_path, model, suffix):
     original = tmp_path / f"vectors{suffix}"
     model.save(original)
-    assert [path.name for path in convert(original, tmp_path / "model")] == list(FILES)
+    assert [path.name for path in convert(original, tmp_path / "model").paths] == list(FILES)
     native = read_native(tmp_path / "model")
     assert native.counts == model.vectors.counts and native.training is None
     assert native.output_vectors is None
     back = tmp_path / f"back{suffix}"
-    assert convert(tmp_path / "model", back) == [
+    assert convert(tmp_path / "model", back).paths == [
         back,
         tmp_path / "back.tokenizer.json",
         tmp_path / "back.vocab.txt",
@@ -215,21 +216,21 @@ def test_damaged_folders_are_format_errors(tmp_path, model, damage, problem):
 def test_bad_input_to_write_is_a_config_error(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError, match="exists and is not a folder"):
-        write_native(tmp_path / "file", ["a"], torch.ones(1, 2))
+        write_native(tmp_path / "file", Model(["a"], torch.ones(1, 2)))
     with pytest.raises(ConfigError, match="output vectors"):
-        write_native(tmp_path / "m", ["a"], torch.ones(1, 2), output_vectors=torch.ones(1, 3))
+        write_native(tmp_path / "m", Model(["a"], torch.ones(1, 2), output_vectors=torch.ones(1, 3)))
     with pytest.raises(ConfigError, match="counts for"):
-        write_native(tmp_path / "m", ["a"], torch.ones(1, 2), counts=[1, 2])
+        write_native(tmp_path / "m", Model(["a"], torch.ones(1, 2), counts=[1, 2]))
     with pytest.raises(ConfigError, match="whitespace"):
-        write_native(tmp_path / "m", ["a b"], torch.ones(1, 2))
+        write_native(tmp_path / "m", Model(["a b"], torch.ones(1, 2)))
     with pytest.raises(ConfigError, match="does not exist"):
-        write_native(tmp_path / "no" / "m", ["a"], torch.ones(1, 2))
+        write_native(tmp_path / "no" / "m", Model(["a"], torch.ones(1, 2)))
     assert not (tmp_path / "m").exists()
 
 
 def test_float64_vectors_are_stored_as_float32(tmp_path):
     vectors = torch.tensor([[0.1, 0.2]], dtype=torch.float64)
-    write_native(tmp_path / "m", ["a"], vectors, counts=[3])
+    write_native(tmp_path / "m", Model(["a"], vectors, counts=[3]))
     loaded = read_native(tmp_path / "m")
     assert loaded.vectors.dtype == torch.float32 and loaded.counts == [3]
     assert np.array_equal(loaded.vectors.numpy(), vectors.float().numpy())

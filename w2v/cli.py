@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import NoReturn
 
 from corpora.registry import listing
 from corpora.sources import resolve_sources
+from corpora.synthetic import write_corpus, write_questions
+from w2v.api import load_initial, train
 from w2v.errors import ConfigError, W2VError
-from w2v.files.model import convert
+from w2v.fileio import check_writable
+from w2v.files.store import convert
 from w2v.query.evaluate import METHODS, evaluate_analogies, evaluate_similarity, shipped_list
 from w2v.query.vectors import load
 from w2v.reports import plots
@@ -25,55 +28,32 @@ from w2v.text.phrases import MIN_COUNT, THRESHOLD, pass_thresholds, write_phrase
 from w2v.text.tokenizer import SPLITS
 from w2v.training import checkpoint, distributed
 from w2v.training.checkpoint import CheckpointPlan
-from w2v.training.continued import RUN_SETTINGS, load_initial
-from w2v.training.loop import DEVICES, KERNELS, MODELS, TrainConfig, check_writable, train
+from w2v.training.config import TrainConfig
+from w2v.training.continued import RUN_SETTINGS
+from w2v.training.process import tune_for_training
 
 DEFAULT_VECTORS = "vectors.bin"
+TRAIN_SETTINGS = tuple(setting.name for setting in dataclasses.fields(TrainConfig))
 
 
 def _train(args: argparse.Namespace) -> None:
-    config = TrainConfig(
-        dim=args.dim,
-        window=args.window,
-        negative=args.negative,
-        hs=args.hs,
-        sample=args.sample,
-        alpha=args.alpha,
-        min_alpha=args.min_alpha,
-        epochs=args.epochs,
-        min_count=args.min_count,
-        max_vocab=args.max_vocab,
-        seed=args.seed,
-        threads=args.threads or distributed.default_threads(),
-        device=args.device,
-        batch_words=args.batch_words,
-        kernel=args.kernel,
-        model=args.model,
-        cbow_mean=args.cbow_mean,
-        tokenizer=args.tokenizer,
-        lowercase=args.lowercase,
-        phrases=args.phrases,
-        phrase_threshold=args.phrase_threshold,
-        sync_every=args.sync_every,
-    )
-    initial = None
-    if args.init:
-        # The model's settings, but for those written on this command line and the run's own.
-        initial = load_initial(args.init)
-        given = _given_options(args.argv) | RUN_SETTINGS
-        config = initial.config(
-            {
-                field.name: getattr(config, field.name)
-                for field in fields(config)
-                if field.name in given
-            }
-        )
+    # The settings written on the command line; the others keep their defaults or, with --init,
+    # the model's (but for the run's own: threads, device, kernel).
+    given = {name: getattr(args, name) for name in TRAIN_SETTINGS if hasattr(args, name)}
+    given.setdefault("threads", distributed.default_threads())
+    initial = load_initial(args.init) if args.init else None
+    if initial is None:
+        config = TrainConfig(**given)
+    else:
+        run_defaults = {name: getattr(TrainConfig(), name) for name in RUN_SETTINGS}
+        config = initial.config(run_defaults | given)
     config.validate()
     check_writable(args.output)
     sources = resolve_sources(
         args.corpus, args.split, args.text_column, args.cache_dir, progress=not args.quiet
     )
     checkpoints = _checkpoint_plan(args)
+    tune_for_training(config.threads)
     model = train(sources, config, progress=not args.quiet, checkpoints=checkpoints, init=initial)
     if not distributed.is_writer():
         return  # under torchrun only rank 0 writes
@@ -81,26 +61,16 @@ def _train(args: argparse.Namespace) -> None:
     if checkpoints is not None:
         # The vectors are safely written: the run has nothing left to resume.
         checkpoint.remove(checkpoints.folder)
-    written.append(write_training_log(model, args.output, sources))
+    written.paths.append(write_training_log(model.log(sources), args.output))
     if not args.no_plots:
         if plots.available():
-            written.append(plots.plot_loss(model.history, loss_plot_path(args.output)))
+            written.paths.append(plots.plot_loss(model.history, loss_plot_path(args.output)))
         else:
             print(f"skipped {loss_plot_path(args.output)}: {plots.MISSING}")
-    print(
-        f"wrote {len(model.vectors):,} vectors of {config.dim} dimensions: {', '.join(map(str, written))}"
-    )
-
-
-def _given_options(argv: Sequence[str]) -> set[str]:
-    """The settings written out on the `train` command line `argv`, rather than left at defaults."""
-    parser = build_parser()
-    commands = next(
-        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-    )
-    for action in commands.choices["train"]._actions:
-        action.default = argparse.SUPPRESS
-    return set(vars(parser.parse_args(argv)))
+    files = ", ".join(map(str, written.paths))
+    print(f"wrote {len(model.vectors):,} vectors of {config.dim} dimensions: {files}")
+    if written.left_out:
+        print(written.note())
 
 
 def _checkpoint_plan(args: argparse.Namespace) -> CheckpointPlan | None:
@@ -169,7 +139,7 @@ def _phrases(args: argparse.Namespace) -> None:
 
 def _convert(args: argparse.Namespace) -> None:
     check_writable(args.target)
-    print(f"wrote {', '.join(map(str, convert(args.source, args.target)))}")
+    print(convert(args.source, args.target).describe())
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -197,8 +167,6 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _synthetic(args: argparse.Namespace) -> None:
-    from corpora.synthetic import write_corpus, write_questions
-
     words = write_corpus(args.output, n_sentences=args.sentences, seed=args.seed)
     print(f"wrote {words:,} words to {args.output}")
     if args.questions:
@@ -225,6 +193,34 @@ def _export_projector(args: argparse.Namespace) -> None:
     print("load both files at https://projector.tensorflow.org (Load, then choose each file)")
 
 
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    """An option for every TrainConfig field, with the name, default and help the field gives.
+
+    Options left out are absent from the parsed arguments, so that `_train` knows what was given.
+    """
+    defaults = TrainConfig()
+    for setting in dataclasses.fields(TrainConfig):
+        meta = setting.metadata
+        flag = meta.get("flag", "--" + setting.name.replace("_", "-"))
+        default = getattr(defaults, setting.name)
+        options: dict = {"dest": setting.name, "default": argparse.SUPPRESS}
+        if isinstance(default, bool):
+            options["action"] = "store_false" if default else "store_true"
+            options["help"] = meta["help"]
+        else:
+            kind = {"int": int, "float": float, "int | None": int}.get(str(setting.type), str)
+            options |= {
+                "type": kind,
+                "choices": meta.get("choices"),
+                "metavar": meta.get("metavar"),
+            }
+            shown = (
+                "" if default is None or "default:" in meta["help"] else f" (default: {default})"
+            )
+            options["help"] = meta["help"] + shown
+        parser.add_argument(flag, **options)
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line, like every other error."""
 
@@ -238,7 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
     # Subcommands' parsers are made of the same class, so their errors are one line too.
     parser = _Parser(prog="cli.py", description="word2vec embeddings on torch")
     commands = parser.add_subparsers(dest="command", required=True)
-    defaults = TrainConfig()
 
     train_parser = commands.add_parser("train", help="train word vectors on text files")
     train_parser.add_argument(
@@ -264,133 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_VECTORS,
         help="word2vec binary if it ends in .bin, text if in .txt or .vec, else a native model folder (default: %(default)s)",
     )
-    train_parser.add_argument(
-        "--dim", type=int, default=defaults.dim, help="vector dimensions (default: %(default)s)"
-    )
-    train_parser.add_argument(
-        "--window",
-        type=int,
-        default=defaults.window,
-        help="largest context window; each centre draws one from 1..window (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--negative",
-        type=int,
-        default=defaults.negative,
-        help="noise words per centre word, 0 for none with --hs (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--hs",
-        action="store_true",
-        help="hierarchical softmax over a Huffman tree of the vocabulary; with --negative 0 alone, "
-        "otherwise both losses add up",
-    )
-    train_parser.add_argument(
-        "--sample",
-        type=float,
-        default=defaults.sample,
-        help="subsampling threshold for frequent words, 0 to keep all (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--alpha",
-        type=float,
-        default=defaults.alpha,
-        help="starting learning rate (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--min-alpha",
-        type=float,
-        default=defaults.min_alpha,
-        help="final learning rate (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--epochs",
-        type=int,
-        default=defaults.epochs,
-        help="passes over the corpus (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--min-count",
-        type=int,
-        default=defaults.min_count,
-        help="drop words seen fewer times (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--max-vocab", type=int, default=None, help="keep only this many most frequent words"
-    )
-    train_parser.add_argument(
-        "--seed",
-        type=int,
-        default=defaults.seed,
-        help="random seed; on CPU the same corpus, seed and --threads give byte-identical vectors, "
-        "on a GPU not quite: its parallel additions run in varying order (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads (default: all cores; under torchrun, the cores shared among the ranks)",
-    )
-    train_parser.add_argument(
-        "--sync-every",
-        type=int,
-        default=defaults.sync_every,
-        metavar="WORDS",
-        help="under torchrun: the ranks add up their changes every WORDS words of all ranks "
-        "(default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--device",
-        choices=DEVICES,
-        default=defaults.device,
-        help="auto takes a GPU when there is one (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--batch-words",
-        type=int,
-        default=defaults.batch_words,
-        help="most centre words per batched update (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--model",
-        choices=MODELS,
-        default=defaults.model,
-        help="skipgram: each word predicts its neighbours; cbow: the neighbours together predict the word (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--cbow-sum",
-        dest="cbow_mean",
-        action="store_false",
-        help="CBOW sums the context vectors instead of averaging them",
-    )
-    train_parser.add_argument(
-        "--kernel",
-        choices=KERNELS,
-        default=defaults.kernel,
-        help="auto: the compiled numba loop on CPU, batched torch updates on CUDA (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--tokenizer",
-        choices=SPLITS,
-        default=defaults.tokenizer,
-        help="words: split letters and digits from punctuation; whitespace: split on spaces only (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--no-lowercase", dest="lowercase", action="store_false", help="keep the case of words"
-    )
-    train_parser.add_argument(
-        "--phrases",
-        type=int,
-        default=defaults.phrases,
-        metavar="N",
-        help="first join frequent pairs of words (new_york) in N passes, as the phrases command does (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--phrase-threshold",
-        type=float,
-        default=defaults.phrase_threshold,
-        help="score a pair needs to be joined in the first pass; each later pass halves it (default: %(default)s)",
-    )
+    _add_settings(train_parser)
     train_parser.add_argument(
         "--checkpoint-every",
         type=float,
@@ -599,7 +468,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a bad input prints `error: ...` on one line and returns 1."""
     args = build_parser().parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # train --init reads what was given
     try:
         args.run(args)
     except W2VError as error:

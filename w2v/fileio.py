@@ -5,14 +5,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
-from w2v.errors import FormatError
+from w2v.errors import ConfigError, FormatError
 
 
 @contextlib.contextmanager
@@ -58,6 +62,60 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """A new empty folder beside `path` to write into, then swapped in for `path` as a whole.
+
+    The old folder is renamed aside before the new one takes its name and is removed after, so at
+    no moment does `path` hold some files of the old folder and some of the new; a crash between
+    the two renames leaves no `path` but the old folder whole, as `.NAME.*.old` beside it.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temporary.mkdir()
+    try:
+        yield temporary
+        for written in temporary.iterdir():
+            with open(written, "rb") as stream:
+                os.fsync(stream.fileno())
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    if not path.exists():
+        os.replace(temporary, path)
+        return
+    old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
+    os.replace(path, old)
+    os.replace(temporary, path)
+    shutil.rmtree(old)
+
+
+def write_tensors(
+    path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> None:
+    """Write `tensors` (moved to the CPU, made contiguous) as one safetensors file, whole or not at all."""
+    ready = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
+    with atomic_path(path) as temporary:
+        save_file(ready, temporary, metadata=metadata)
+
+
+def read_tensors(path: Path, copy: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and the metadata of a safetensors file (which holds no code to run): memory-mapped,
+    or copies to train into with `copy` (a mapped file is read-only); FormatError naming `path`."""
+    try:
+        with safe_open(path, framework="pt", device="cpu") as file:
+            names = list(file.keys())
+            tensors = {name: file.get_tensor(name) for name in names}
+            metadata = file.metadata() or {}
+    except FileNotFoundError:
+        raise FormatError(f"{path}: missing") from None
+    except (SafetensorError, OSError, ValueError) as error:
+        raise FormatError(f"{path}: not a safetensors file ({error})") from None
+    if copy:
+        tensors = {name: tensor.clone() for name, tensor in tensors.items()}
+    return tensors, metadata
+
+
 def read_versioned_json(path: Path, form: str, version: int, kind: str) -> dict[str, Any]:
     """A JSON object this toolkit wrote with its "format" and "version", or a FormatError naming
     `path`; a missing file raises FileNotFoundError, for the caller to say what is missing."""
@@ -93,3 +151,12 @@ def sidecar_paths(vectors_path: str | Path) -> tuple[Path, Path]:
     """Where the tokenizer and the counts of a word2vec vectors file live: `NAME.tokenizer.json`,
     `NAME.vocab.txt`."""
     return beside(vectors_path, ".tokenizer.json"), beside(vectors_path, ".vocab.txt")
+
+
+def check_writable(path: str | Path) -> None:
+    """Fail before a long job, not after it, if nothing can be written at `path`."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise ConfigError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(f"{path}: folder {folder} is not writable")

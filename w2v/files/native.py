@@ -11,27 +11,27 @@ tokenizer and the training settings.
 
 safetensors is a JSON header and raw little-endian tensor data, so reading it runs no code (unlike
 torch.load's pickle), and the tensors are memory-mapped: a model opens at once whatever its size,
-and processes that open the same model share its pages.
+and processes that open the same model share its pages. A folder is written beside its name and
+swapped in whole (`w2v.fileio.atomic_folder`), so it never mixes files of two models.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
 from w2v.errors import ConfigError, FormatError
-from w2v.fileio import atomic_path, atomic_write, read_versioned_json
-from w2v.files.word2vec import _check_words, _first_duplicate
-from w2v.text.tokenizer import load_tokenizer, save_tokenizer
+from w2v.fileio import atomic_folder, read_tensors, read_versioned_json, write_tensors
+from w2v.files.model import Model
+from w2v.files.words import check_words, first_duplicate
+from w2v.text.tokenizer import save_tokenizer
 from w2v.text.vocab import Vocabulary
 
 FORMAT = "w2v"
@@ -43,23 +43,7 @@ TENSORS, VOCABULARY, TOKENIZER, CONFIG = (
     "tokenizer.json",
     "config.json",
 )
-
-
-@dataclass
-class NativeModel:
-    """The contents of a native model folder; the tensors are memory-mapped from its file."""
-
-    words: list[str]
-    vectors: torch.Tensor
-    counts: list[int] | None
-    output_vectors: torch.Tensor | None
-    tokenizer_file: Path | None  # read by `tokenizer` only when asked: a big one is slow to parse
-    training: dict[str, Any] | None
-
-    @property
-    def tokenizer(self) -> Tokenizer | None:
-        """The tokenizer read from `tokenizer_file`, if there is one."""
-        return None if self.tokenizer_file is None else load_tokenizer(self.tokenizer_file)
+FILES = frozenset({TENSORS, VOCABULARY, TOKENIZER, CONFIG})
 
 
 def is_native(path: str | os.PathLike) -> bool:
@@ -72,66 +56,51 @@ def is_native(path: str | os.PathLike) -> bool:
     )
 
 
-def write_native(
-    path: str | os.PathLike,
-    words: list[str],
-    vectors: torch.Tensor,
-    counts: list[int] | None = None,
-    output_vectors: torch.Tensor | None = None,
-    tokenizer: Tokenizer | None = None,
-    training: dict[str, Any] | None = None,
-) -> list[Path]:
-    """Write a native model folder at `path` (made if missing); return the files written.
-
-    Each file is written whole or not at all; config.json comes last.
-    """
+def write_native(path: str | os.PathLike, model: Model) -> list[Path]:
+    """Write `model` as a native model folder at `path`, replacing a model folder there as a whole;
+    return the files written. A folder holding anything but a w2v model is refused, untouched."""
     folder = Path(path)
-    _check_words(words)
-    tensors = {"vectors": _matrix("vectors", vectors, len(words))}
-    if output_vectors is not None:
-        tensors["output_vectors"] = _matrix("output vectors", output_vectors, len(words))
+    words = model.words
+    check_words(words)
+    tensors = {"vectors": _matrix("vectors", model.vectors, len(words))}
+    if model.output_vectors is not None:
+        tensors["output_vectors"] = _matrix("output vectors", model.output_vectors, len(words))
         if tensors["output_vectors"].shape != tensors["vectors"].shape:
             raise ConfigError(
-                f"output vectors of shape {tuple(output_vectors.shape)} do not match "
-                f"the vectors' {tuple(vectors.shape)}"
+                f"output vectors of shape {tuple(model.output_vectors.shape)} do not match "
+                f"the vectors' {tuple(model.vectors.shape)}"
             )
-    if counts is not None and len(counts) != len(words):
-        raise ConfigError(f"{len(counts)} counts for {len(words)} words")
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"{folder}: exists and is not a folder")
-    try:
-        folder.mkdir(exist_ok=True)
-    except FileNotFoundError:
-        raise ConfigError(f"{folder}: folder {folder.parent} does not exist") from None
-    written = [folder / TENSORS, folder / VOCABULARY]
-    with atomic_path(written[0]) as temporary:
-        save_file(tensors, temporary)
-    known = np.asarray(counts if counts is not None else np.zeros(len(words)), dtype=np.int64)
-    Vocabulary(words, known).save(written[1])
-    if tokenizer is not None:
-        written.append(folder / TOKENIZER)
-        save_tokenizer(tokenizer, written[-1])
-    else:
-        # A tokenizer left from an earlier model in this folder is not this model's.
-        (folder / TOKENIZER).unlink(missing_ok=True)
+    if model.counts is not None and len(model.counts) != len(words):
+        raise ConfigError(f"{len(model.counts)} counts for {len(words)} words")
+    _check_replaceable(folder)
+    known = model.counts is not None
+    counts = np.asarray(model.counts if known else np.zeros(len(words)), dtype=np.int64)
     config = {
         "format": FORMAT,
         "version": VERSION,
         "words": len(words),
         "dim": tensors["vectors"].shape[1],
-        "counts": counts is not None,
-        "training": training,
+        "counts": known,
+        "training": model.training,
     }
-    written.append(folder / CONFIG)
-    atomic_write(written[-1], (json.dumps(config, indent=2) + "\n").encode("utf-8"))
-    return written
+    names = [TENSORS, VOCABULARY] + ([TOKENIZER] if model.tokenizer is not None else []) + [CONFIG]
+    with atomic_folder(folder) as temporary:
+        write_tensors(temporary / TENSORS, tensors)
+        Vocabulary(words, counts).save(temporary / VOCABULARY)
+        if isinstance(model.tokenizer, Path):
+            shutil.copyfile(model.tokenizer, temporary / TOKENIZER)  # no parse and re-serialise
+        elif isinstance(model.tokenizer, Tokenizer):
+            save_tokenizer(model.tokenizer, temporary / TOKENIZER)
+        (temporary / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return [folder / name for name in names]
 
 
-def read_native(path: str | os.PathLike) -> NativeModel:
-    """Open the native model folder at `path`, its tensors memory-mapped."""
+def read_native(path: str | os.PathLike) -> Model:
+    """Open the native model folder at `path`, its tensors memory-mapped, its tokenizer read on
+    first use."""
     folder = Path(path)
     config = _read_config(folder / CONFIG)
-    tensors = _read_tensors(folder / TENSORS)
+    tensors, _ = read_tensors(folder / TENSORS)
     vocabulary = _read_vocabulary(folder / VOCABULARY, config["words"])
     vectors = tensors.get("vectors")
     if vectors is None:
@@ -144,7 +113,7 @@ def read_native(path: str | os.PathLike) -> NativeModel:
                 f"not float32 of shape {expected} as {CONFIG} says"
             )
     tokenizer_path = folder / TOKENIZER
-    return NativeModel(
+    return Model(
         vocabulary.words,
         vectors,
         vocabulary.counts.tolist() if config["counts"] else None,
@@ -152,6 +121,26 @@ def read_native(path: str | os.PathLike) -> NativeModel:
         tokenizer_path if tokenizer_path.is_file() else None,
         config["training"],
     )
+
+
+def _check_replaceable(folder: Path) -> None:
+    """ConfigError unless `folder` is free to write a model to: missing, empty, or a w2v model."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder}: exists and is not a folder")
+    if not folder.parent.is_dir():
+        raise ConfigError(f"{folder}: folder {folder.parent} does not exist")
+    if not folder.exists():
+        return
+    held = sorted(entry.name for entry in folder.iterdir())
+    if not held:
+        return
+    foreign = [name for name in held if name not in FILES]
+    if foreign or CONFIG not in held:
+        raise ConfigError(
+            f"{folder}: holds {', '.join(foreign or held)}, not a w2v model: a model replaces the "
+            "whole folder, so give an empty or new folder"
+        )
+    _read_config(folder / CONFIG)
 
 
 def _matrix(name: str, tensor: torch.Tensor, rows: int) -> torch.Tensor:
@@ -177,11 +166,18 @@ def _read_config(path: Path) -> dict[str, Any]:
 def _read_vocabulary(path: Path, size: int) -> Vocabulary:
     """The `word count` lines of `path`, which must be `size`."""
     try:
-        fields = path.read_text(encoding="utf-8").split()
-    except (OSError, UnicodeDecodeError) as error:
+        # Split as bytes: bytes.split() cuts at ASCII whitespace only, which words never hold,
+        # where str.split() also cuts at U+00A0, U+2028 or U+001F, which words may hold.
+        fields = path.read_bytes().split()
+    except OSError as error:
         raise FormatError(f"{path}: cannot read ({error})") from None
-    # Words hold no whitespace (write_native checks), so a split gives words and counts in turn:
-    # five times faster than reading line by line, which a million words notice.
+    try:
+        # Words hold no newline, so one decode of the joined words splits back exactly.
+        words = b"\n".join(fields[0::2]).decode("utf-8").split("\n") if fields else []
+    except UnicodeDecodeError as error:
+        raise FormatError(f"{path}: cannot read ({error})") from None
+    # A split gives words and counts in turn: five times faster than reading line by line, which
+    # a million words notice.
     try:
         counts = np.array(fields[1::2], dtype=np.int64)
     except (ValueError, OverflowError):
@@ -191,22 +187,10 @@ def _read_vocabulary(path: Path, size: int) -> Vocabulary:
         raise FormatError(f"{path}: not 'word count' lines")
     if len(counts) != size:
         raise FormatError(f"{path}: {len(counts)} words, not {size} as {CONFIG} says")
-    words = fields[0::2]
-    duplicate = _first_duplicate(words)
+    duplicate = first_duplicate(words)
     if duplicate is not None:
         word, first, second = duplicate
         raise FormatError(
             f"{path}: the word {word!r} appears twice, in lines {first + 1} and {second + 1}"
         )
     return Vocabulary(words, counts)
-
-
-def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """The tensors of a safetensors file, memory-mapped (the file holds no code to run)."""
-    try:
-        with safe_open(path, framework="pt", device="cpu") as file:
-            return {name: file.get_tensor(name) for name in file.keys()}  # noqa: SIM118 (not iterable)
-    except FileNotFoundError:
-        raise FormatError(f"{path}: missing") from None
-    except (SafetensorError, OSError, ValueError) as error:
-        raise FormatError(f"{path}: not a safetensors file ({error})") from None

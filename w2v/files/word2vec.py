@@ -3,7 +3,10 @@
 Both formats start with an ASCII header line "V D" (V words of D dimensions). In the binary format
 each of the V records is the UTF-8 word, a space, and D little-endian float32 values; the C tool and
 old gensim end every record with a newline, new gensim does not, and the reader accepts both. In the
-text format each record is a line "word v1 ... vD".
+text format each record is a line "word v1 ... vD". Fields are separated by ASCII whitespace only,
+so a word may hold any other character, such as the no-break spaces of fastText's .vec files. A word
+is at most 4096 bytes of UTF-8, which lets the binary reader find where a record's word ends within
+a bounded run of bytes.
 
 The reader tells the formats apart by the line after the header: the file is text when that line
 is a word followed by exactly D whitespace-separated numbers, and binary otherwise. Every valid text
@@ -12,6 +15,9 @@ whose first row is malformed goes to the binary reader, which rejects it (its re
 printable text where float bytes belong, words that run across lines, or the wrong amount of data),
 and the error describes what is wrong with that first row. Only files of under 16 bytes of values
 can be ambiguous: the bytes of "1 1\nw 1.5x" are a one-word binary file or a broken text file.
+
+Both readers take time linear in the file's size, whatever its bytes, and memory little beyond the
+matrix and the words: the file is memory-mapped and walked a chunk at a time.
 """
 
 from __future__ import annotations
@@ -29,21 +35,35 @@ import torch
 
 from w2v.errors import ConfigError, FormatError
 from w2v.fileio import atomic_output
+from w2v.files.words import check_words, first_duplicate
 
 _HEADER_MAX_BYTES = 256
-# Bounds on a text line used only when sniffing the format, so a binary file without newlines is
-# never scanned or split whole.
-_SNIFF_WORD_MAX_BYTES = 4096
+# The C tool keeps words of up to 100 bytes and gensim of any length; this bound is far above any
+# real word and keeps the binary reader's search for the space after a word short.
+_WORD_MAX_BYTES = 4096
+# Bound on a number in the line sniffed for the format, so a binary file without newlines is never
+# scanned or split whole.
 _SNIFF_VALUE_MAX_BYTES = 64
 _FLOAT_BYTES = 4
 _WRITE_CHUNK_ROWS = 8192
-_TEXT_READ_CHUNK_ROWS = 4096
+# The text reader parses this many bytes of lines at a time. The chunk's fields, one bytes object
+# each, take about six times the chunk's size, so a small chunk keeps the reader's memory near the
+# matrix's; parsing still costs far more than the per-chunk overhead.
+_TEXT_CHUNK_BYTES = 1 << 18
+# The binary reader matches records in windows of at least this many bytes.
+_BINARY_CHUNK_BYTES = 1 << 20
+# Block size for scans of a text file before parsing (its line count, its trailing whitespace).
+_SCAN_BLOCK_BYTES = 1 << 20
 # Fields of both formats are separated by ASCII whitespace, so a word must not contain any.
-_WHITESPACE = re.compile(r"[ \t\n\r\v\f]")
+_WHITESPACE_RUN = re.compile(rb"[ \t\n\r\v\f]*")
+# The newlines at the start of a binary word (at the start or after a space in the joined words)
+# end the previous record.
+_RECORD_NEWLINES = re.compile(rb"(?<![^ ])\n+")
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Binary values that are all printable ASCII betray a text file once there are this many bytes of
 # them: random float bytes pass with odds of about (95 / 256) ** 16, under one in a million.
 _TEXT_SIGNAL_BYTES = 16
+_UNICODE_ERRORS = ("strict", "replace", "ignore")
 
 
 def write_word2vec(
@@ -56,17 +76,28 @@ def write_word2vec(
     """
     path = Path(path)
     matrix = _float32_matrix(words, vectors)
-    _check_words(words)
+    check_words(words)
+    encoded_words = _encode_words(words)
     header = f"{matrix.shape[0]} {matrix.shape[1]}\n".encode("ascii")
-    body = _binary_body(words, matrix) if binary else _text_body(words, matrix)
+    body = _binary_body(encoded_words, matrix) if binary else _text_body(words, matrix)
     with atomic_output(path) as stream:
         stream.write(header)
         for chunk in body:
             stream.write(chunk)
 
 
-def read_word2vec(path: str | os.PathLike) -> tuple[list[str], torch.Tensor]:
-    """Read a word2vec file, binary or text (detected), into its words and a V x D tensor."""
+def read_word2vec(
+    path: str | os.PathLike, unicode_errors: str = "strict"
+) -> tuple[list[str], torch.Tensor]:
+    """Read a word2vec file, binary or text (detected), into its words and a V x D tensor.
+
+    Words that are not valid UTF-8 refuse the file when `unicode_errors` is "strict", and decode
+    with Python's "replace" or "ignore" error handler otherwise, as gensim's option of that name.
+    """
+    if unicode_errors not in _UNICODE_ERRORS:
+        raise ConfigError(
+            f"unicode_errors must be 'strict', 'replace' or 'ignore', not {unicode_errors!r}"
+        )
     data = _map_file(path)
     vocab_size, dim, body_start = _parse_header(path, data)
     # The smallest possible text record, a one-byte word and D one-digit numbers with their
@@ -79,10 +110,10 @@ def read_word2vec(path: str | os.PathLike) -> tuple[list[str], torch.Tensor]:
     first_line = _first_line(data, body_start, dim)
     text_problem = _text_row_problem(first_line, dim)
     if text_problem is None:
-        return _read_text(path, data, vocab_size, dim)
+        return _read_text(path, data, body_start, vocab_size, dim, unicode_errors)
     maybe_text = _is_printable(first_line)
     try:
-        return _read_binary(path, data, body_start, vocab_size, dim, maybe_text)
+        return _read_binary(path, data, body_start, vocab_size, dim, maybe_text, unicode_errors)
     except FormatError as binary_error:
         if maybe_text:
             raise FormatError(
@@ -102,41 +133,21 @@ def _float32_matrix(words: list[str], vectors: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(matrix.numpy(), dtype="<f4")
 
 
-def _check_words(words: list[str]) -> None:
-    """Refuse words that would make a file the readers cannot split back into the same words."""
-    try:
-        joined = "".join(words)
-    except TypeError:
-        raise ConfigError("words must be strings") from None
-    if "" in words:
-        raise ConfigError(f"cannot write the empty word (row {words.index('') + 1})")
-    if _WHITESPACE.search(joined):
-        word = next(word for word in words if _WHITESPACE.search(word))
-        raise ConfigError(f"cannot write the word {word!r}: words cannot contain whitespace")
-    duplicate = _first_duplicate(words)
-    if duplicate is not None:
-        raise ConfigError(f"cannot write the word {duplicate[0]!r} twice")
-
-
-def _first_duplicate(words: list[str]) -> tuple[str, int, int] | None:
-    """The first word that occurs twice and the indices of both occurrences, or None."""
-    if len(set(words)) == len(words):
-        return None
-    first_indices: dict[str, int] = {}
-    for index, word in enumerate(words):
-        if word in first_indices:
-            return word, first_indices[word], index
-        first_indices[word] = index
-    return None
-
-
 def _encode_words(words: list[str]) -> list[bytes]:
+    """The words in UTF-8, each at most _WORD_MAX_BYTES long, as the binary reader requires."""
     # Words hold no whitespace (checked), so the newline-joined words split back exactly.
     try:
-        return "\n".join(words).encode("utf-8").split(b"\n")
+        encoded = "\n".join(words).encode("utf-8").split(b"\n")
     except UnicodeEncodeError:
         word = next(word for word in words if not _encodes_as_utf8(word))
         raise ConfigError(f"cannot encode the word {word!r} as UTF-8") from None
+    longest = max(encoded, key=len)
+    if len(longest) > _WORD_MAX_BYTES:
+        raise ConfigError(
+            f"cannot write the word {longest[:20].decode('utf-8', 'replace')!r}... of "
+            f"{len(longest)} bytes: words are at most {_WORD_MAX_BYTES} bytes in UTF-8"
+        )
+    return encoded
 
 
 def _encodes_as_utf8(word: str) -> bool:
@@ -147,8 +158,7 @@ def _encodes_as_utf8(word: str) -> bool:
     return True
 
 
-def _binary_body(words: list[str], matrix: np.ndarray) -> Iterator[bytes]:
-    encoded_words = _encode_words(words)
+def _binary_body(encoded_words: list[bytes], matrix: np.ndarray) -> Iterator[bytes]:
     row_bytes = matrix.shape[1] * _FLOAT_BYTES
     values = memoryview(matrix).cast("B")
     for begin in range(0, len(encoded_words), _WRITE_CHUNK_ROWS):
@@ -173,8 +183,8 @@ def _text_body(words: list[str], matrix: np.ndarray) -> Iterator[bytes]:
 
 
 def _map_file(path: str | os.PathLike) -> mmap.mmap:
-    """The file's bytes, memory-mapped: a binary file's values are then copied only once, straight
-    into the matrix. The mapping closes when the last reference to it goes."""
+    """The file's bytes, memory-mapped: the readers then copy them only a chunk at a time. The
+    mapping closes when the last reference to it goes."""
     try:
         with open(path, "rb") as file:
             if os.fstat(file.fileno()).st_size == 0:
@@ -201,7 +211,7 @@ def _parse_header(path: str | os.PathLike, data: mmap.mmap) -> tuple[int, int, i
 
 def _first_line(data: mmap.mmap, start: int, dim: int) -> bytes:
     """The line at `start`, cut short where it is too long for a text record of `dim` numbers."""
-    limit = start + _SNIFF_WORD_MAX_BYTES + _SNIFF_VALUE_MAX_BYTES * dim
+    limit = start + _WORD_MAX_BYTES + _SNIFF_VALUE_MAX_BYTES * dim
     end = data.find(b"\n", start, limit)
     return data[start : limit if end < 0 else end]
 
@@ -230,37 +240,69 @@ def _text_row_problem(line: bytes, dim: int) -> str | None:
 
 
 def _read_text(
-    path: str | os.PathLike, data: mmap.mmap, vocab_size: int, dim: int
+    path: str | os.PathLike,
+    data: mmap.mmap,
+    start: int,
+    vocab_size: int,
+    dim: int,
+    unicode_errors: str,
 ) -> tuple[list[str], torch.Tensor]:
-    lines = bytes(data).split(b"\n")
-    while len(lines) > 1 and not lines[-1].strip():
-        lines.pop()
-    if len(lines) - 1 < vocab_size:
+    """Parse the lines after the header, a chunk at a time, straight into a V x D matrix."""
+    # Whitespace-only lines at the end are no records; counting the rest first reports a wrong
+    # count before any parsing, as for a file cut short.
+    end = _content_end(data, start)
+    line_count = _count_newlines(data, start, end) + 1
+    if line_count < vocab_size:
         raise FormatError(
             f"{path}: truncated: the header announces {vocab_size} words "
-            f"but only {len(lines) - 1} lines follow"
+            f"but only {line_count} lines follow"
         )
-    if len(lines) - 1 > vocab_size:
+    if line_count > vocab_size:
         raise FormatError(
-            f"{path}: the header announces {vocab_size} words but {len(lines) - 1} lines follow"
+            f"{path}: the header announces {vocab_size} words but {line_count} lines follow"
         )
     matrix = np.empty((vocab_size, dim), dtype=np.float32)
-    raw_words: list[bytes] = []
-    for begin in range(1, vocab_size + 1, _TEXT_READ_CHUNK_ROWS):
-        chunk = lines[begin : begin + _TEXT_READ_CHUNK_ROWS]
-        fields = [line.split() for line in chunk]
+    encoded_words: list[bytes] = []
+    row = 0
+    while row < vocab_size:
+        chunk_end = data.find(b"\n", start + _TEXT_CHUNK_BYTES, end)
+        if chunk_end < 0:
+            chunk_end = end
+        lines = data[start:chunk_end].split(b"\n")
+        start = chunk_end + 1
+        # Splitting at most dim + 1 times bounds the fields a hostile overlong line can make.
+        fields = [line.split(maxsplit=dim + 1) for line in lines]
         if set(map(len, fields)) != {dim + 1}:
-            _raise_first_bad_line(path, chunk, begin + 1, dim)
-        values = list(itertools.chain.from_iterable(fields))
-        raw_words.extend(values[:: dim + 1])
-        del values[:: dim + 1]
+            _raise_first_bad_line(path, lines, row + 2, dim)
+        raw_words = [line_fields.pop(0) for line_fields in fields]
         try:
-            numbers = np.array(values, dtype=np.float32)
+            matrix[row : row + len(lines)] = np.array(fields, dtype=np.float32)
         except ValueError:
-            _raise_first_bad_line(path, chunk, begin + 1, dim)
-        matrix[begin - 1 : begin - 1 + len(chunk)] = numbers.reshape(len(chunk), dim)
-    words = _decode_words(path, raw_words, "line", 2)
+            _raise_first_bad_line(path, lines, row + 2, dim)
+        encoded_words.append(b" ".join(raw_words) + b" ")
+        row += len(lines)
+    words = _decode_words(path, b"".join(encoded_words), "line", 2, unicode_errors)
     return words, torch.from_numpy(matrix)
+
+
+def _content_end(data: mmap.mmap, start: int) -> int:
+    """The offset just past the last byte from `start` on that is not ASCII whitespace."""
+    end = len(data)
+    while end > start:
+        block_start = max(start, end - _SCAN_BLOCK_BYTES)
+        kept = data[block_start:end].rstrip()
+        if kept:
+            return block_start + len(kept)
+        end = block_start
+    return start
+
+
+def _count_newlines(data: mmap.mmap, start: int, end: int) -> int:
+    """The number of newlines from `start` to `end`, counted a block at a time."""
+    return sum(
+        data[block : min(block + _SCAN_BLOCK_BYTES, end)].count(b"\n")
+        for block in range(start, end, _SCAN_BLOCK_BYTES)
+    )
 
 
 def _raise_first_bad_line(
@@ -281,9 +323,10 @@ def _read_binary(
     vocab_size: int,
     dim: int,
     maybe_text: bool,
+    unicode_errors: str,
 ) -> tuple[list[str], torch.Tensor]:
-    """Read binary records; `maybe_text` says the first record reads as text, so check the values
-    are not text too."""
+    """Read binary records, a window of bytes at a time, straight into a V x D matrix;
+    `maybe_text` says the first record reads as text, so check the values are not text too."""
     row_bytes = dim * _FLOAT_BYTES
     # A record is at least a one-byte word, a space and the values.
     if vocab_size * (row_bytes + 2) > len(data) - start:
@@ -291,38 +334,87 @@ def _read_binary(
             f"{path}: the header announces {vocab_size} words of {dim} dimensions, "
             f"more than the {len(data) - start} bytes after it can hold as binary"
         )
-    # One regex pass walks the records in C: a word runs to the first space and the values are
-    # exactly row_bytes arbitrary bytes. A match can only fail for lack of bytes, so the matches
-    # are back to back from `start` and stop at the first incomplete record.
-    record = re.compile(rb"([^ ]*) (?s:.{%d})" % row_bytes)
-    raw_words = record.findall(data, start)
-    if len(raw_words) < vocab_size:
-        raise FormatError(
-            f"{path}: truncated: the header announces {vocab_size} words "
-            f"but only {len(raw_words)} complete records follow"
-        )
-    del raw_words[vocab_size:]
-    lengths = np.fromiter(map(len, raw_words), dtype=np.int64, count=vocab_size)
-    value_starts = start + np.cumsum(lengths + 1) + np.arange(vocab_size) * row_bytes
-    end = int(value_starts[-1]) + row_bytes
-    if data[end:].strip():
-        raise FormatError(
-            f"{path}: there is more data after the {vocab_size} records the header announces"
-        )
-    words = _decode_words(path, raw_words, "record", 1)
+    # One regex pass walks a window's records in C: a record is a word of bounded length (after the
+    # newline that ends the previous record, if any), a space, and row_bytes arbitrary bytes. Where
+    # no whole record starts, the second branch takes the rest of the window, so findall never
+    # searches on from a later byte: its matches are back to back, and each failed attempt costs at
+    # most a word's length, which keeps any input linear.
+    record = re.compile(rb"(\n?[^ ]{0,%d} )(?s:.{%d})|(?s:.+)" % (_WORD_MAX_BYTES, row_bytes))
+    longest_record = _WORD_MAX_BYTES + row_bytes + 2
+    # At least twice the longest record, so a window ends inside a bad record or after at least
+    # half its length; and never much more than the records still wanted, so a file that holds
+    # more is not parsed far beyond them.
+    window_bytes = max(_BINARY_CHUNK_BYTES, 2 * longest_record)
+    matrix = np.empty((vocab_size, dim), dtype="<f4")
+    matrix_bytes = matrix.view(np.uint8)
     windows = np.lib.stride_tricks.sliding_window_view(
         np.frombuffer(data, dtype=np.uint8), row_bytes
     )
-    # Each record's values are one contiguous run of bytes, so this gathers whole rows at once.
-    values = windows[value_starts]
-    if maybe_text and values.size >= _TEXT_SIGNAL_BYTES and _is_ascii_text(values):
+    encoded_words: list[bytes] = []
+    values_are_text = maybe_text
+    row = 0
+    while row < vocab_size:
+        window_end = start + min(window_bytes, (vocab_size - row) * longest_record)
+        raw_words = record.findall(data, start, window_end)
+        if raw_words and not raw_words[-1]:
+            raw_words.pop()
+        del raw_words[vocab_size - row :]
+        if not raw_words:
+            _raise_incomplete_record(path, data, start, row, vocab_size)
+        # Each matched word keeps its space, so a record's values start right after it.
+        lengths = np.fromiter(map(len, raw_words), dtype=np.int64, count=len(raw_words))
+        value_starts = start + np.cumsum(lengths) + np.arange(len(raw_words)) * row_bytes
+        # Each record's values are one contiguous run of bytes, so this gathers whole rows at once.
+        values = matrix_bytes[row : row + len(raw_words)]
+        values[...] = windows[value_starts]
+        values_are_text = values_are_text and _is_ascii_text(values)
+        encoded_words.append(_strip_record_newlines(b"".join(raw_words)))
+        row += len(raw_words)
+        start = int(value_starts[-1]) + row_bytes
+    if _WHITESPACE_RUN.match(data, start).end() != len(data):
+        raise FormatError(
+            f"{path}: there is more data after the {vocab_size} records the header announces"
+        )
+    encoded = b"".join(encoded_words)
+    newline = encoded.find(b"\n")
+    # A newline inside a word is no writer's output but a text file parsed as binary.
+    if newline >= 0:
+        index = encoded.count(b" ", 0, newline)
+        raise FormatError(f"{path}: the word in record {index + 1} contains a newline")
+    words = _decode_words(path, encoded, "record", 1, unicode_errors)
+    if values_are_text and matrix.nbytes >= _TEXT_SIGNAL_BYTES:
         raise FormatError(f"{path}: its records hold text where float values belong")
-    matrix = values.view("<f4").astype(np.float32, copy=False)
-    return words, torch.from_numpy(matrix)
+    return words, torch.from_numpy(matrix.astype(np.float32, copy=False))
+
+
+def _strip_record_newlines(joined: bytes) -> bytes:
+    """Drop the newlines that start the words in `joined` (each word followed by a space)."""
+    # Writers end a record with one newline or none, which one fast replace removes; the regex,
+    # slower but linear too, takes any run of them.
+    joined = joined.replace(b" \n", b" ").removeprefix(b"\n")
+    return _RECORD_NEWLINES.sub(b"", joined) if b"\n" in joined else joined
+
+
+def _raise_incomplete_record(
+    path: str | os.PathLike, data: mmap.mmap, start: int, row: int, vocab_size: int
+) -> NoReturn:
+    """Explain why no whole binary record starts at `start`, the record after `row` others."""
+    word_start = start + data[start : start + 1].count(b"\n")
+    space = data.find(b" ", word_start, word_start + _WORD_MAX_BYTES + 1)
+    if space < 0 and len(data) - word_start > _WORD_MAX_BYTES:
+        raise FormatError(
+            f"{path}: the word in record {row + 1} is longer than {_WORD_MAX_BYTES} bytes "
+            "(no space ends it)"
+        )
+    raise FormatError(
+        f"{path}: truncated: the header announces {vocab_size} words "
+        f"but only {row} complete records follow"
+    )
 
 
 def _is_ascii_text(values: np.ndarray) -> bool:
-    # The first row alone settles nearly every binary file, before the whole matrix is scanned.
+    """Whether the value bytes are all printable ASCII, tabs and line ends, as in a text file."""
+    # The first row alone settles nearly every binary file, before the whole block is scanned.
     for block in (values[:1], values):
         printable = (block >= 0x20) & (block < 0x7F)
         if not np.all(
@@ -333,35 +425,44 @@ def _is_ascii_text(values: np.ndarray) -> bool:
 
 
 def _decode_words(
-    path: str | os.PathLike, raw_words: list[bytes], unit: str, first_number: int
+    path: str | os.PathLike, encoded: bytes, unit: str, first_number: int, unicode_errors: str
 ) -> list[str]:
-    """Decode the words of records numbered from `first_number`; they must be valid and unique."""
-    # No word holds a space, so one decode of the space-joined words splits back exactly.
+    """Decode the words of records numbered from `first_number`, each followed by a space in
+    `encoded`; they must be valid UTF-8 (unless `unicode_errors` mends them), non-empty and unique."""
+    # No word holds a space, so one decode of all the words splits back exactly; a UTF-8 decoder
+    # never takes an ASCII byte into a broken sequence, so mending a word keeps the space after it.
     try:
-        text = b" ".join(raw_words).decode("utf-8")
+        text = encoded.decode("utf-8")
     except UnicodeDecodeError as error:
-        ends = np.cumsum(np.fromiter(map(len, raw_words), dtype=np.int64) + 1)
-        row = int(np.searchsorted(ends, error.start, side="right"))
-        raise FormatError(
-            f"{path}: the word in {unit} {row + first_number} is not valid UTF-8: "
-            f"{raw_words[row]!r}"
-        ) from None
-    # A binary word starts with the newline that ends the previous record, where there is one.
-    text = text.lstrip("\n")
-    while " \n" in text:
-        text = text.replace(" \n", " ")
-    # A newline inside a word is no writer's output but a text file parsed as binary.
-    if "\n" in text:
-        row = text.count(" ", 0, text.index("\n"))
-        raise FormatError(f"{path}: the word in {unit} {row + first_number} contains a newline")
+        if unicode_errors == "strict":
+            index = encoded.count(b" ", 0, error.start)
+            raise FormatError(
+                f"{path}: the word in {unit} {index + first_number} is not valid UTF-8: "
+                f"{_encoded_word(encoded, index)!r}"
+            ) from None
+        text = encoded.decode("utf-8", unicode_errors)
     words = text.split(" ")
+    words.pop()  # the empty string after the last word's space
+    mending = f", once decoded with unicode_errors={unicode_errors!r} from"
     if "" in words:
-        raise FormatError(f"{path}: the word in {unit} {words.index('') + first_number} is empty")
-    duplicate = _first_duplicate(words)
+        index = words.index("")
+        raw = _encoded_word(encoded, index)
+        raise FormatError(
+            f"{path}: the word in {unit} {index + first_number} is empty"
+            + (f"{mending} {raw!r}" if raw else "")
+        )
+    duplicate = first_duplicate(words)
     if duplicate is not None:
         word, first, second = duplicate
+        raw_first, raw_second = _encoded_word(encoded, first), _encoded_word(encoded, second)
         raise FormatError(
             f"{path}: the word {word!r} appears twice, in {unit}s "
             f"{first + first_number} and {second + first_number}"
+            + (f"{mending} {raw_first!r} and {raw_second!r}" if raw_first != raw_second else "")
         )
     return words
+
+
+def _encoded_word(encoded: bytes, index: int) -> bytes:
+    """The bytes of word `index` in the space-separated `encoded` (for error messages)."""
+    return encoded.split(b" ", index + 1)[index]

@@ -6,18 +6,17 @@ import difflib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer
 
 from w2v.errors import ConfigError, OutOfVocabularyError
-from w2v.fileio import sidecar_paths
-from w2v.files.native import is_native, read_native, write_native
-from w2v.files.word2vec import read_word2vec, write_word2vec
+from w2v.files.model import Model
+from w2v.files.store import Written, read_model, write_model
 from w2v.query.embedding import TextEncoder, embedding_layer
 from w2v.text.tokenizer import load_tokenizer
 
-_TEXT_SUFFIXES = frozenset({".txt", ".vec"})
 # Levy and Goldberg's epsilon, as in gensim, keeps 3CosMul finite when a negative word is
 # diametrically opposite a candidate.
 COSMUL_EPSILON = 1e-6
@@ -35,6 +34,7 @@ class KeyedVectors:
     Queries use unit vectors cached from `vectors`; assigning to `vectors` refreshes them, so after
     editing the tensor in place assign it back (`kv.vectors = kv.vectors`).
     `tokenizer` holds the text rules that `encode` applies (the default tokenizer's when None).
+    `output_vectors` and `training`, when known, are kept so that `save` writes the whole model.
     """
 
     def __init__(
@@ -42,10 +42,13 @@ class KeyedVectors:
         words: list[str],
         vectors: torch.Tensor,
         counts: list[int] | None = None,
-        tokenizer: Tokenizer | None = None,
+        tokenizer: Tokenizer | Path | None = None,
+        output_vectors: torch.Tensor | None = None,
+        training: dict[str, Any] | None = None,
     ) -> None:
-        """Take row i of `vectors` as the vector of `words[i]`; `counts` are their frequencies and
-        `tokenizer` the text rules they were trained with."""
+        """Take row i of `vectors` as the vector of `words[i]`; `counts` are their frequencies,
+        `tokenizer` the text rules they were trained with (or the file to read them from when
+        first needed), `output_vectors` the output matrix and `training` the settings."""
         self.words = list(words)
         self.key_to_index = {word: index for index, word in enumerate(self.words)}
         if len(self.key_to_index) != len(self.words):
@@ -58,7 +61,32 @@ class KeyedVectors:
             raise ConfigError(f"{len(counts)} counts for {len(self.words)} words")
         self.counts = None if counts is None else list(counts)
         self.vectors = vectors
+        self.output_vectors = output_vectors
+        self.training = training
         self.tokenizer = tokenizer
+
+    @classmethod
+    def from_model(cls, model: Model) -> KeyedVectors:
+        """The vectors of `model`, keeping all else it holds."""
+        return cls(
+            model.words,
+            model.vectors,
+            model.counts,
+            model.tokenizer,
+            model.output_vectors,
+            model.training,
+        )
+
+    def to_model(self) -> Model:
+        """Everything these vectors carry, as the model files hold it."""
+        return Model(
+            self.words,
+            self._vectors,
+            self.counts,
+            self.output_vectors,
+            self._tokenizer,
+            self.training,
+        )
 
     @property
     def vectors(self) -> torch.Tensor:
@@ -78,16 +106,15 @@ class KeyedVectors:
     @property
     def tokenizer(self) -> Tokenizer | None:
         """The tokenizer the vectors were trained with, whose normalisation `encode` applies."""
-        if self._tokenizer_file is not None:
-            # A model folder's tokenizer is read on first use: parsing a million-word tokenizer
-            # takes longer than opening all the rest of the folder.
-            self._tokenizer, self._tokenizer_file = load_tokenizer(self._tokenizer_file), None
+        if isinstance(self._tokenizer, Path):
+            # Read on first use: parsing a million-word tokenizer takes longer than opening all
+            # the rest of a model folder.
+            self._tokenizer = load_tokenizer(self._tokenizer)
         return self._tokenizer
 
     @tokenizer.setter
-    def tokenizer(self, tokenizer: Tokenizer | None) -> None:
+    def tokenizer(self, tokenizer: Tokenizer | Path | None) -> None:
         self._tokenizer = tokenizer
-        self._tokenizer_file: Path | None = None
         self._text_encoder: TextEncoder | None = None
 
     @property
@@ -237,14 +264,11 @@ class KeyedVectors:
         """The `topn` words with the highest cosine to `vector` (a tensor or array), best first."""
         return self.most_similar(torch.as_tensor(vector), topn=topn, restrict_vocab=restrict_vocab)
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the vectors in word2vec text format if `path` ends in .txt or .vec, binary if it
-        ends in .bin, else as a native model folder (see `w2v.files.native`) with counts and tokenizer."""
-        if is_native(path):
-            write_native(path, self.words, self._vectors, self.counts, tokenizer=self.tokenizer)
-            return
-        binary = Path(path).suffix.lower() not in _TEXT_SUFFIXES
-        write_word2vec(path, self.words, self._vectors, binary=binary)
+    def save(self, path: str | os.PathLike) -> Written:
+        """Write everything these vectors carry to `path`, in the format its name asks for: word2vec
+        text for .txt or .vec, binary for .bin (counts and tokenizer beside them), else a native
+        model folder (see `w2v.files.store`)."""
+        return write_model(path, self.to_model())
 
     def _rows_of(self, words: list[str]) -> list[int]:
         """The rows of `words`; raises OutOfVocabularyError naming every missing word at once."""
@@ -316,19 +340,11 @@ def name_missing(missing: Sequence[str], vocabulary: Sequence[str]) -> str:
     return ", ".join(named)
 
 
-def load(path: str | os.PathLike) -> KeyedVectors:
-    """Load word vectors from a native model folder (memory-mapped, with counts and tokenizer), or
-    from a word2vec binary or text file (the format is detected) with the tokenizer saved beside
-    them (`NAME.tokenizer.json`) when there is one."""
-    if Path(path).is_dir():
-        model = read_native(path)
-        kv = KeyedVectors(model.words, model.vectors, model.counts)
-        kv._tokenizer_file = model.tokenizer_file
-        return kv
-    words, vectors = read_word2vec(path)
-    tokenizer_path, _ = sidecar_paths(Path(path))
-    tokenizer = load_tokenizer(tokenizer_path) if tokenizer_path.is_file() else None
-    return KeyedVectors(words, vectors, tokenizer=tokenizer)
+def load(path: str | os.PathLike, unicode_errors: str = "strict") -> KeyedVectors:
+    """Load word vectors from a native model folder (memory-mapped, with everything it holds), or
+    from a word2vec binary or text file (the format is detected) with the tokenizer and counts
+    saved beside it when they are there; `unicode_errors` as `w2v.files.store.read_model`."""
+    return KeyedVectors.from_model(read_model(path, unicode_errors=unicode_errors))
 
 
 def _word_list(words: str | Sequence[str]) -> list[str]:

@@ -86,8 +86,12 @@ class Vocabulary:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise FormatError(f"{path}: cannot read vocabulary ({error})") from None
-        for number, line in enumerate(text.splitlines(), 1):
-            word, _, count = line.rpartition(" ")
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        # Lines end at "\n" alone: a word may hold U+2028 or U+001C, which splitlines() breaks at.
+        for number, line in enumerate(lines, 1):
+            word, _, count = line.removesuffix("\r").rpartition(" ")
             if not word or not count.isdigit():
                 raise FormatError(f"{path}: line {number} is not 'word count'")
             words.append(word)

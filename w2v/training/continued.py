@@ -16,7 +16,6 @@ negative sampling trains against.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,9 @@ import torch
 from tokenizers import Tokenizer
 
 from w2v.errors import ConfigError
-from w2v.files.native import read_native
 from w2v.text.tokenizer import make_tokenizer
 from w2v.text.vocab import Vocabulary
+from w2v.training.config import TrainConfig
 
 # How to run, not what to train: taken from this run (or this machine's defaults), not the model.
 RUN_SETTINGS = frozenset({"threads", "device", "kernel", "sync_every"})
@@ -51,11 +50,41 @@ class InitialModel:
     def dim(self) -> int:
         return self.input_vectors.shape[1]
 
-    def config(self, given: dict[str, Any] | None = None):  # -> TrainConfig
+    @classmethod
+    def start(
+        cls,
+        path: Path,
+        words: list[str],
+        counts: list[int] | None,
+        input_vectors: torch.Tensor,
+        output_vectors: torch.Tensor | None,
+        tokenizer: Tokenizer | None,
+        training: dict[str, Any] | None,
+    ) -> InitialModel:
+        """The model read from `path` to train on from; ConfigError, in one line, for what cannot
+        be continued: a model without output vectors (a word2vec file) or without counts."""
+        if output_vectors is None:
+            raise ConfigError(
+                f"--init {path}: the model holds no output vectors (a word2vec file, or a folder "
+                "converted from one), so training cannot go on from it: train with a native model folder as output "
+                "(-o model/) and --init that"
+            )
+        if counts is None:
+            raise ConfigError(
+                f"--init {path}: the model's word counts are unknown, and continued training "
+                "merges them with the new text's: train with -o model/ and --init that"
+            )
+        if tokenizer is None:
+            settings = training or {}
+            tokenizer = make_tokenizer(
+                settings.get("tokenizer", "words"), settings.get("lowercase", True)
+            )
+        vocabulary = Vocabulary(words, np.asarray(counts, dtype=np.int64))
+        return cls(path, vocabulary, input_vectors, output_vectors, tokenizer, training)
+
+    def config(self, given: dict[str, Any] | None = None) -> TrainConfig:
         """The model's training settings with `given` on top (threads, device and kernel are this
         run's); ConfigError for a dim or tokenizer that differs from the model's."""
-        from w2v.training.loop import TrainConfig  # the trainer imports this module
-
         given = dict(given or {})
         names = {field.name for field in fields(TrainConfig)}
         saved = {
@@ -68,7 +97,7 @@ class InitialModel:
         self.check(config)
         return config
 
-    def check(self, config) -> None:
+    def check(self, config: TrainConfig) -> None:
         """ConfigError if `config` cannot train on from this model: another dim or tokenizer."""
         if config.dim != self.dim:
             raise ConfigError(
@@ -132,41 +161,3 @@ class InitialModel:
         new = int((~old).sum())
         input_vectors[~old] = (torch.rand(new, dim, generator=generator) - 0.5) / dim
         return input_vectors, output_vectors
-
-
-def load_initial(path: str | os.PathLike) -> InitialModel:
-    """The native model folder at `path`, to train on from; ConfigError, in one line, for what
-    cannot be continued: a word2vec file, a model without output vectors or without counts."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"--init {path}: no such model folder")
-    if not path.is_dir():
-        raise ConfigError(
-            f"--init {path}: a word2vec file holds no output vectors, so training cannot go on "
-            "from it: train with a native model folder as output (-o model/) and --init that"
-        )
-    model = read_native(path)
-    if model.output_vectors is None:
-        raise ConfigError(
-            f"--init {path}: the model holds no output vectors (it was converted from a word2vec "
-            "file), so training cannot go on from it: train with -o model/ and --init that"
-        )
-    if model.counts is None:
-        raise ConfigError(
-            f"--init {path}: the model's word counts are unknown, and continued training merges "
-            "them with the new text's: train with -o model/ and --init that"
-        )
-    tokenizer = model.tokenizer
-    if tokenizer is None:
-        training = model.training or {}
-        tokenizer = make_tokenizer(
-            training.get("tokenizer", "words"), training.get("lowercase", True)
-        )
-    return InitialModel(
-        path,
-        Vocabulary(model.words, np.asarray(model.counts, dtype=np.int64)),
-        model.vectors,
-        model.output_vectors,
-        tokenizer,
-        model.training,
-    )

@@ -722,3 +722,420 @@ class ParallelSpans:
         """Stop the worker threads."""
         if self.pool is not None:
             self.pool.shutdown()
+
+
+# Lock-free threads on shared matrices (word2vec's, gensim's and fastText's design): every thread
+# trains its own contiguous part of a block straight into the one copy of the matrices, and draws
+# its own random numbers (subsampling, windows, noise words) as it goes.
+
+_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+_UNIT_53 = 1.0 / (1 << 53)
+_UNIT_32 = 1.0 / (1 << 32)
+_LOW_32 = np.uint64(0xFFFFFFFF)
+NOISE_CHUNK = 1 << 12  # fresh noise words drawn ahead at a time, so their rows can be prefetched
+NOISE_AHEAD = 2  # pairs ahead whose noise rows are prefetched
+
+
+@numba.njit(inline="always", **COMPILE)
+def _next_random(state: np.ndarray) -> np.uint64:
+    """The next 64 random bits of splitmix64, whose state is the one uint64 in `state`."""
+    z = state[0] + _GOLDEN_GAMMA
+    state[0] = z
+    z = (z ^ (z >> np.uint64(30))) * _MIX_1
+    z = (z ^ (z >> np.uint64(27))) * _MIX_2
+    return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(inline="always", **COMPILE)
+def _uniform(state: np.ndarray) -> float:
+    """A float64 uniform in [0, 1), from the top 53 bits of a draw."""
+    return np.float64(_next_random(state) >> np.uint64(11)) * _UNIT_53
+
+
+@numba.njit(inline="always", **COMPILE)
+def _below(bits: np.uint64, size: int) -> int:
+    """An integer in [0, size) from the top 32 of 64 random bits (size below 2**32)."""
+    return np.int64(((bits >> np.uint64(32)) * np.uint64(size)) >> np.uint64(32))
+
+
+@numba.njit(inline="always", **COMPILE)
+def _noise_word(state: np.ndarray, acceptance: np.ndarray, alias: np.ndarray) -> int:
+    """One noise word from the alias tables: a slot from the draw's top 32 bits, kept if the coin
+    from its low 32 bits falls under the slot's acceptance, else the slot's alias."""
+    bits = _next_random(state)
+    slot = _below(bits, len(alias))
+    coin = np.float64(bits & _LOW_32) * _UNIT_32
+    return slot if coin < acceptance[slot] else alias[slot]
+
+
+@numba.njit(**COMPILE)
+def draw_noise(
+    state: np.ndarray, acceptance: np.ndarray, alias: np.ndarray, out: np.ndarray
+) -> None:
+    """Fill `out` (int64, any shape) with noise words drawn from the alias tables."""
+    flat = out.reshape(-1)
+    for index in range(len(flat)):
+        flat[index] = _noise_word(state, acceptance, alias)
+
+
+@numba.njit(**COMPILE)
+def draw_part(
+    tokens: np.ndarray,
+    sentence_ends: np.ndarray,
+    first: int,
+    last: int,
+    keep: np.ndarray,
+    window: int,
+    negative: int,
+    acceptance: np.ndarray,
+    alias: np.ndarray,
+    state: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One thread's draws for tokens[first:last]: (words, sentences, reach, noise), the arrays
+    `train_span` and its kin take.
+
+    Token by token: a coin keeps word w with probability keep[w]; a kept word then gets its window
+    reach, uniform in 1..window, and `negative` noise words from the alias tables (none when
+    negative is 0). `sentences` numbers each kept word's sentence by the sentence ends (relative
+    to the tokens, as `tokens` is) before or at it. `state` (one uint64) is the random generator,
+    advanced in place.
+    """
+    size = max(last - first, 0)
+    words = np.empty(size, np.int64)
+    sentences = np.empty(size, np.int64)
+    reach = np.empty(size, np.int64)
+    noise = np.empty((size, negative), np.int64)
+    sentence = np.searchsorted(sentence_ends, first, side="right")
+    kept = 0
+    for position in range(first, last):
+        while sentence < len(sentence_ends) and sentence_ends[sentence] <= position:
+            sentence += 1
+        word = tokens[position]
+        if _uniform(state) >= keep[word]:
+            continue
+        words[kept] = word
+        sentences[kept] = sentence
+        reach[kept] = 1 + _below(_next_random(state), window)
+        for column in range(negative):
+            noise[kept, column] = _noise_word(state, acceptance, alias)
+        kept += 1
+    return words[:kept], sentences[:kept], reach[:kept], noise[:kept]
+
+
+@numba.njit(**COMPILE)
+def train_span_fresh_noise(
+    input_vectors: np.ndarray,
+    output_vectors: np.ndarray,
+    inner_vectors: np.ndarray,
+    words: np.ndarray,
+    sentences: np.ndarray,
+    reach: np.ndarray,
+    negative: int,
+    acceptance: np.ndarray,
+    alias: np.ndarray,
+    state: np.ndarray,
+    learning_rate: float,
+    final_learning_rate: float,
+    codes: np.ndarray,
+    points: np.ndarray,
+    lengths: np.ndarray,
+) -> tuple[float, int]:
+    """Skip-gram over all of `words` as word2vec trains it; return (loss sum, pairs).
+
+    Pair by pair: each context word's input row predicts the centre, through the centre's Huffman
+    path when `lengths` is not empty and against `negative` noise words of its own, freshly drawn
+    from the alias tables with `state`, and takes its update before the next pair is trained.
+    """
+    dim = input_vectors.shape[1]
+    count = len(words)
+    span = max(count, 1)
+    workspace = _workspace(reach, np.empty((0, negative), np.int64), lengths, dim)
+    context_rows, _, updates, target_rows, labels, gradients, zero = workspace
+    update = updates[:1]
+    # Noise words come from one stream, drawn a chunk ahead, so the rows of the pairs to come can
+    # be prefetched; the stream is the same whatever the chunk, so is the result.
+    stream = np.empty(max(NOISE_CHUNK * negative, 1), np.int64)
+    taken = len(stream)
+    loss = 0.0
+    pairs = 0
+    for centre in range(count):
+        rate = learning_rate + (final_learning_rate - learning_rate) * centre / span
+        # The rows the next centre will need that are likely not in cache: its own output row
+        # and the input row of the word entering its window.
+        if centre + 1 < count:
+            if negative:
+                _prefetch_row(output_vectors, words[centre + 1])
+            if centre + 1 + reach[centre + 1] < count:
+                _prefetch_row(input_vectors, words[centre + 1 + reach[centre + 1]])
+        contexts = _gather_contexts(words, sentences, reach, centre, context_rows)
+        pairs += contexts
+        word = words[centre]
+        for context in range(contexts):
+            row = context_rows[context]
+            source = input_vectors[row : row + 1]
+            for d in range(dim):
+                update[0, d] = 0.0
+            if len(lengths):
+                targets = _path_targets(word, codes, points, lengths, target_rows, labels)
+                loss += _train_targets(
+                    source,
+                    1,
+                    inner_vectors,
+                    target_rows,
+                    labels,
+                    targets,
+                    rate,
+                    gradients,
+                    update,
+                    zero,
+                )
+            if negative:
+                if taken + negative > len(stream):
+                    draw_noise(state, acceptance, alias, stream)
+                    taken = 0
+                ahead = taken + NOISE_AHEAD * negative
+                if ahead + negative <= len(stream):
+                    for index in range(ahead, ahead + negative):
+                        _prefetch_row(output_vectors, stream[index])
+                targets = _noise_targets(
+                    word, stream[taken : taken + negative], target_rows, labels
+                )
+                taken += negative
+                loss += _train_targets(
+                    source,
+                    1,
+                    output_vectors,
+                    target_rows,
+                    labels,
+                    targets,
+                    rate,
+                    gradients,
+                    update,
+                    zero,
+                )
+            vector = input_vectors[row]
+            for d in range(dim):
+                vector[d] += update[0, d]
+    return loss, pairs
+
+
+@numba.njit(**COMPILE)
+def train_part(
+    input_vectors: np.ndarray,
+    output_vectors: np.ndarray,
+    inner_vectors: np.ndarray,
+    tokens: np.ndarray,
+    sentence_ends: np.ndarray,
+    first: int,
+    last: int,
+    keep: np.ndarray,
+    window: int,
+    negative: int,
+    fresh_noise: bool,
+    cbow: bool,
+    cbow_mean: bool,
+    acceptance: np.ndarray,
+    alias: np.ndarray,
+    codes: np.ndarray,
+    points: np.ndarray,
+    lengths: np.ndarray,
+    learning_rate: float,
+    final_learning_rate: float,
+    state: np.ndarray,
+) -> tuple[float, int]:
+    """One thread's whole work on tokens[first:last] of a block: its draws (`draw_part`) and its
+    updates, straight into the matrices other threads train too; return (loss sum, pairs, or CBOW
+    examples).
+
+    `first` and `last` should be sentence ends: a window never reaches outside the part. Skip-gram
+    with `fresh_noise` draws noise words for every pair (`train_span_fresh_noise`); without it,
+    and always for CBOW, one set per centre serves its whole window (`train_span_hs`,
+    `train_span_cbow_hs`). Hierarchical softmax when `lengths` is not empty, negative sampling
+    when `negative` is above 0. The learning rate falls linearly across the part's kept words.
+    """
+    per_centre = 0 if fresh_noise and not cbow else negative
+    words, sentences, reach, noise = draw_part(
+        tokens, sentence_ends, first, last, keep, window, per_centre, acceptance, alias, state
+    )
+    if cbow:
+        return train_span_cbow_hs(
+            input_vectors,
+            output_vectors,
+            inner_vectors,
+            words,
+            sentences,
+            reach,
+            noise,
+            0,
+            len(words),
+            learning_rate,
+            final_learning_rate,
+            cbow_mean,
+            codes,
+            points,
+            lengths,
+        )
+    if fresh_noise:
+        return train_span_fresh_noise(
+            input_vectors,
+            output_vectors,
+            inner_vectors,
+            words,
+            sentences,
+            reach,
+            negative,
+            acceptance,
+            alias,
+            state,
+            learning_rate,
+            final_learning_rate,
+            codes,
+            points,
+            lengths,
+        )
+    return train_span_hs(
+        input_vectors,
+        output_vectors,
+        inner_vectors,
+        words,
+        sentences,
+        reach,
+        noise,
+        0,
+        len(words),
+        learning_rate,
+        final_learning_rate,
+        codes,
+        points,
+        lengths,
+    )
+
+
+def part_bounds(length: int, sentence_ends: np.ndarray, parts: int) -> np.ndarray:
+    """Where to cut `length` tokens into `parts` contiguous parts: at the sentence end (relative to
+    the tokens) nearest each even cut, so no sentence is split. parts + 1 int64 bounds from 0 to
+    length, in order; a part is empty where sentences are longer than parts."""
+    ends = np.asarray(sentence_ends, np.int64)
+    cuts = np.concatenate(([0], ends[(ends > 0) & (ends < length)], [length]))
+    even = np.arange(1, parts, dtype=np.int64) * length // parts
+    after = np.searchsorted(cuts, even)  # cuts[after - 1] < even <= cuts[after]
+    before = np.maximum(after - 1, 0)
+    nearest = np.where(even - cuts[before] < cuts[after] - even, cuts[before], cuts[after])
+    return np.maximum.accumulate(np.concatenate(([0], nearest, [length])))
+
+
+def _numpy(array: np.ndarray | torch.Tensor, dtype: type) -> np.ndarray:
+    if isinstance(array, torch.Tensor):
+        array = array.cpu().numpy()
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def part_state(seed: int, block_number: int, thread: int) -> np.ndarray:
+    """The random generator state (one uint64) of one thread's part of one block."""
+    return np.random.SeedSequence([seed, block_number, thread]).generate_state(1, np.uint64)
+
+
+class SharedThreads:
+    """Trains each block with all threads updating the one copy of the matrices, without locks.
+
+    The block is cut at sentence ends into one contiguous part a thread; each thread subsamples,
+    draws windows and noise words for its part with its own generator, seeded by (seed, block
+    number, thread), and trains it (`train_part`) while the others do theirs. Memory is the
+    matrices and each thread's draws for its part. One thread gives the same vectors every run;
+    with more, the order in which threads write a row varies, as in word2vec.
+    """
+
+    def __init__(
+        self,
+        input_vectors: torch.Tensor,
+        output_vectors: torch.Tensor,
+        threads: int,
+        *,
+        model: str = "skipgram",
+        cbow_mean: bool = True,
+        window: int = 5,
+        negative: int = 5,
+        fresh_noise: bool = True,
+        keep: np.ndarray | torch.Tensor,
+        acceptance: np.ndarray | torch.Tensor,
+        alias: np.ndarray | torch.Tensor,
+        tree: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        inner_vectors: torch.Tensor | None = None,
+        seed: int = 1,
+    ):
+        """`tree` is the Huffman tree's (codes, points, lengths) (or a `HuffmanTree`) for
+        hierarchical softmax, which then trains `inner_vectors`; `keep` is each word's chance to
+        survive subsampling, `acceptance` and `alias` the noise words' alias tables
+        (`NoiseSampler`'s)."""
+        if model not in ("skipgram", "cbow"):
+            raise ValueError(f"unknown model {model!r}: skipgram or cbow")
+        if tree is not None and inner_vectors is None:
+            raise ValueError("hierarchical softmax (a tree) needs inner_vectors")
+        self.shared = (input_vectors, output_vectors) + (
+            () if inner_vectors is None else (inner_vectors,)
+        )
+        self.threads = threads
+        self.cbow = model == "cbow"
+        self.cbow_mean, self.window, self.negative = cbow_mean, window, negative
+        self.fresh_noise, self.seed = fresh_noise, seed
+        self.keep = _numpy(keep, np.float32)
+        self.noise_tables = _numpy(acceptance, np.float32), _numpy(alias, np.int64)
+        if tree is not None and hasattr(tree, "codes"):
+            tree = (tree.codes, tree.points, tree.lengths)
+        self.paths = (
+            (np.zeros((0, 0), np.uint8), np.zeros((0, 0), np.int64), np.zeros(0, np.int64))
+            if tree is None
+            else (_numpy(tree[0], np.uint8), _numpy(tree[1], np.int64), _numpy(tree[2], np.int64))
+        )
+        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
+
+    def train_block(
+        self,
+        tokens: np.ndarray,
+        sentence_ends: np.ndarray,
+        block_number: int,
+        learning_rate: float,
+        final_learning_rate: float,
+    ) -> tuple[float, int]:
+        """Train on one block of raw tokens (int32 ids) whose sentences end at `sentence_ends`
+        (relative to the block); return (loss sum, pairs or CBOW examples). `block_number`, with
+        the seed, picks the block's random draws: give each block of the run its own (count on
+        across epochs)."""
+        tokens = np.ascontiguousarray(tokens, np.int32)
+        sentence_ends = np.ascontiguousarray(sentence_ends, np.int64)
+        bounds = part_bounds(len(tokens), sentence_ends, self.threads)
+        input_vectors, output_vectors = (matrix.numpy() for matrix in self.shared[:2])
+        inner_vectors = self.shared[2].numpy() if len(self.shared) > 2 else output_vectors[:0]
+        settings = (self.keep, self.window, self.negative, self.fresh_noise, self.cbow)
+        tables = (self.cbow_mean, *self.noise_tables, *self.paths)
+
+        def part(thread: int) -> tuple[float, int]:
+            return train_part(
+                input_vectors,
+                output_vectors,
+                inner_vectors,
+                tokens,
+                sentence_ends,
+                int(bounds[thread]),
+                int(bounds[thread + 1]),
+                *settings,
+                *tables,
+                learning_rate,
+                final_learning_rate,
+                part_state(self.seed, block_number, thread),
+            )
+
+        if self.pool is None:
+            return part(0)
+        results = list(self.pool.map(part, range(self.threads)))
+        return sum(loss for loss, _ in results), sum(pairs for _, pairs in results)
+
+    def refresh(self) -> None:
+        """Nothing to do: the threads train the shared matrices themselves."""
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        if self.pool is not None:
+            self.pool.shutdown()

@@ -1,0 +1,133 @@
+"""The library's front door: train on text to vectors you can query and save, and go on training
+a saved model. It joins the layers below it: corpora by name, training, the model files and the
+queries."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tokenizers import Tokenizer
+
+from corpora.sources import resolve_sources
+from w2v.errors import ConfigError
+from w2v.files.store import Written, read_model
+from w2v.query.vectors import KeyedVectors
+from w2v.text.corpus import PieceSource
+from w2v.training.checkpoint import CheckpointPlan
+from w2v.training.config import TrainConfig
+from w2v.training.continued import InitialModel
+from w2v.training.loop import EpochRecord
+from w2v.training.run import run_training
+
+
+@dataclass
+class TrainedModel:
+    """What training produces: the word vectors (with the output matrix, the tokenizer, the counts
+    and the settings, all of which `save` writes), and how the run went."""
+
+    vectors: KeyedVectors
+    config: TrainConfig
+    history: list[EpochRecord]
+    raw_words: int  # words in the corpus, those outside the vocabulary included
+    encode_seconds: float  # counting, vocabulary and encoding
+    train_seconds: float  # the epochs
+    distributed: dict | None = None  # under torchrun: ranks, sync interval, each rank's blocks
+
+    @property
+    def output_vectors(self) -> torch.Tensor:
+        """The output matrix, which negative sampling trains against."""
+        return self.vectors.output_vectors
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The tokenizer the corpus was read with, mapping words to their rows."""
+        return self.vectors.tokenizer
+
+    @property
+    def words_per_second(self) -> float:
+        """Raw corpus words trained per second, over all epochs."""
+        return self.raw_words * self.config.epochs / self.train_seconds
+
+    def log(self, corpus: Sequence[object]) -> dict[str, Any]:
+        """JSON-ready settings, sizes and timings of the run on `corpus`, with a record per epoch."""
+        log = {
+            "corpus": [str(source) for source in corpus],
+            "config": asdict(self.config),
+            "vocabulary": len(self.vectors),
+            "corpus_words": self.raw_words,
+            "encode_seconds": self.encode_seconds,
+            "train_seconds": self.train_seconds,
+            "words_per_second": self.words_per_second,
+            "epochs": [asdict(record) for record in self.history],
+        }
+        if self.distributed:
+            log["distributed"] = self.distributed
+        return log
+
+    def save(self, path: str | os.PathLike) -> Written:
+        """Write the model where `path`'s name says (see `w2v.files.store`): a native model folder
+        keeps everything, a word2vec file the vectors with the tokenizer and counts beside it."""
+        return self.vectors.save(path)
+
+
+def load_initial(path: str | os.PathLike) -> InitialModel:
+    """The saved model at `path`, to train on from; ConfigError, in one line, for what cannot be
+    continued."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"--init {path}: no such model folder")
+    model = read_model(path)
+    return InitialModel.start(
+        path,
+        model.words,
+        model.counts,
+        model.vectors,
+        model.output_vectors,
+        model.loaded_tokenizer(),
+        model.training,
+    )
+
+
+def train(
+    paths: Sequence[str | Path | PieceSource],
+    config: TrainConfig | None = None,
+    progress: bool = True,
+    checkpoints: CheckpointPlan | None = None,
+    init: str | Path | InitialModel | None = None,
+) -> TrainedModel:
+    """Train word vectors on the corpora in `paths`: files, folders, globs, `hf:NAME`, `text8`...
+
+    See `corpora.sources.resolve_sources` for what each item may be. With `checkpoints`, the
+    training state is saved in its folder at every epoch end and every `every_seconds`; with
+    `checkpoints.resume`, training goes on from the state saved there instead of starting afresh.
+    With `init`, a saved model (a native folder), training goes on from that model
+    (w2v.training.continued): its vocabulary grows by the new text's words, and `config` defaults
+    to its settings.
+    """
+    initial = load_initial(init) if isinstance(init, str | Path) else init
+    if config is None:
+        config = TrainConfig() if initial is None else initial.config()
+    sources = resolve_sources(paths, progress=progress)
+    result = run_training(sources, config, progress, checkpoints, initial)
+    vectors = KeyedVectors(
+        result.vocabulary.words,
+        result.input_vectors,
+        result.vocabulary.counts.tolist(),
+        tokenizer=result.tokenizer,
+        output_vectors=result.output_vectors,
+        training=asdict(result.config),
+    )
+    return TrainedModel(
+        vectors,
+        result.config,
+        result.history,
+        result.raw_words,
+        result.encode_seconds,
+        result.train_seconds,
+        result.distributed,
+    )

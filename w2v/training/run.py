@@ -1,0 +1,173 @@
+"""One training run from text to matrices: count, build the vocabulary and encode the corpus (or
+take them from a checkpoint), then run the epochs, alone or as one rank of several."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+
+from w2v.errors import ConfigError
+from w2v.text.corpus import Source
+from w2v.text.encode import EncodedCorpus, encode_corpus
+from w2v.text.phrases import write_phrases
+from w2v.text.tokenizer import make_tokenizer
+from w2v.text.vocab import Vocabulary
+from w2v.training import checkpoint, distributed
+from w2v.training.blocks import BLOCK_WORDS
+from w2v.training.checkpoint import CheckpointPlan
+from w2v.training.config import TrainConfig
+from w2v.training.continued import InitialModel
+from w2v.training.loop import EpochRecord, train_vectors
+
+
+@dataclass
+class TrainingResult:
+    """What a run produces: the vocabulary, its tokenizer, both matrices and the history."""
+
+    vocabulary: Vocabulary
+    tokenizer: Tokenizer
+    input_vectors: torch.Tensor
+    output_vectors: torch.Tensor
+    config: TrainConfig
+    history: list[EpochRecord]
+    raw_words: int  # words in the corpus, those outside the vocabulary included
+    encode_seconds: float  # counting, vocabulary and encoding
+    train_seconds: float  # the epochs
+    distributed: dict | None = None  # under torchrun: ranks, sync interval, each rank's blocks
+
+
+def run_training(
+    sources: list[Source],
+    config: TrainConfig,
+    progress: bool = True,
+    checkpoints: CheckpointPlan | None = None,
+    initial: InitialModel | None = None,
+) -> TrainingResult:
+    """Train on `sources` with `config`. With `checkpoints`, the state is saved in its folder at
+    every epoch end and every `every_seconds`, and with `checkpoints.resume` training goes on from
+    the state saved there. From `initial`, training goes on from that model: its vocabulary grows
+    by the new text's words (w2v.training.continued)."""
+    config.validate()
+    if initial is not None:
+        initial.check(config)
+    if checkpoints is not None and distributed.world_size() > 1:
+        raise ConfigError("checkpoints are not supported with several ranks (torchrun) yet")
+    group = distributed.setup(config.resolved_device())
+    progress = progress and (group is None or group.rank == 0)
+    start = time.perf_counter()
+    settings, corpus_fingerprint = asdict(config), checkpoint.fingerprint(sources)
+    resumed = None
+    with tempfile.TemporaryDirectory(prefix="w2v-") as work_dir:
+        if checkpoints is not None and checkpoints.resume:
+            vocabulary, tokenizer, corpus = checkpoint.load_corpus(
+                checkpoints.folder, settings, corpus_fingerprint, BLOCK_WORDS
+            )
+            resumed = checkpoint.load_state(checkpoints.folder)
+        else:
+            vocabulary, tokenizer, corpus = encode_text(
+                sources, config, Path(work_dir), progress, initial
+            )
+            if group is not None:
+                distributed.check_same(
+                    group, (vocabulary.words, corpus.raw_words, len(corpus)), "the corpus"
+                )
+            if checkpoints is not None:
+                checkpoint.save_corpus(
+                    checkpoints.folder,
+                    settings,
+                    corpus_fingerprint,
+                    vocabulary,
+                    tokenizer,
+                    corpus,
+                    BLOCK_WORDS,
+                )
+        encoded = time.perf_counter()
+        start_from = (
+            initial.matrices(vocabulary, config.seed)
+            if initial is not None and resumed is None
+            else None
+        )
+        input_vectors, output_vectors, history = train_vectors(
+            corpus, vocabulary, config, progress, checkpoints, resumed, group, initial=start_from
+        )
+        trained = time.perf_counter()
+        raw_words = corpus.raw_words
+        del corpus  # the memory map must close before its folder is removed
+    result = TrainingResult(
+        vocabulary,
+        tokenizer,
+        input_vectors.cpu(),
+        output_vectors.cpu(),
+        config,
+        history,
+        raw_words,
+        encode_seconds=encoded - start,
+        train_seconds=trained - encoded,
+    )
+    if group is not None:
+        result.distributed = {
+            "world_size": group.world,
+            "sync_every": config.sync_every,
+            "block_words": distributed.block_words(config.sync_every, group.world),
+            # Each rank's own account of the blocks (token spans) it trained in the first epoch.
+            "blocks_by_rank": distributed.gather(group, group.trained),
+        }
+        distributed.close(group)
+    if progress:
+        total = raw_words * config.epochs
+        print(
+            f"trained on {total:,} words in {result.train_seconds:.1f} s: "
+            f"{total / result.train_seconds:,.0f} words/s "
+            f"(vocabulary and encoding {result.encode_seconds:.1f} s)"
+        )
+    return result
+
+
+def encode_text(
+    sources: list[Source],
+    config: TrainConfig,
+    work_dir: Path,
+    progress: bool,
+    initial: InitialModel | None = None,
+) -> tuple[Vocabulary, Tokenizer, EncodedCorpus]:
+    """Join phrases if asked, then count, build the vocabulary and encode the corpus under
+    `work_dir`. From `initial`, the text is read with its tokenizer and its vocabulary merged in."""
+    tokenizer = (
+        make_tokenizer(config.tokenizer, config.lowercase) if initial is None else initial.tokenizer
+    )
+    merge = (
+        None
+        if initial is None
+        else partial(initial.merge, min_count=config.min_count, max_vocab=config.max_vocab)
+    )
+    if config.phrases:
+        phrased = work_dir / "phrased.txt"
+        found = write_phrases(
+            sources,
+            phrased,
+            config.phrases,
+            config.phrase_threshold,
+            config.min_count,
+            config.tokenizer,
+            config.lowercase,
+            progress,
+        )
+        if progress:
+            print("\n".join(summary.describe() for summary in found))
+        sources = [phrased]
+    vocabulary, corpus = encode_corpus(
+        sources,
+        tokenizer,
+        work_dir,
+        config.min_count,
+        config.max_vocab,
+        progress=progress,
+        vocabulary_from=merge,
+    )
+    return vocabulary, tokenizer, corpus
