@@ -18,8 +18,8 @@ from corpora import synthetic
 from w2v.cli import main
 from w2v.errors import ConfigError, FormatError
 from w2v.files.model import Model
-from w2v.files.store import convert
 from w2v.files.native import is_native, read_native, write_native
+from w2v.files.store import convert
 
 FILES = ("vectors.safetensors", "vocab.txt", "tokenizer.json", "config.json")
 
@@ -218,7 +218,9 @@ def test_bad_input_to_write_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="exists and is not a folder"):
         write_native(tmp_path / "file", Model(["a"], torch.ones(1, 2)))
     with pytest.raises(ConfigError, match="output vectors"):
-        write_native(tmp_path / "m", Model(["a"], torch.ones(1, 2), output_vectors=torch.ones(1, 3)))
+        write_native(
+            tmp_path / "m", Model(["a"], torch.ones(1, 2), output_vectors=torch.ones(1, 3))
+        )
     with pytest.raises(ConfigError, match="counts for"):
         write_native(tmp_path / "m", Model(["a"], torch.ones(1, 2), counts=[1, 2]))
     with pytest.raises(ConfigError, match="whitespace"):
