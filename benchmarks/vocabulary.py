@@ -5,7 +5,7 @@
 Each measurement is a fresh child process, the systems alternating, so each pays its own start-up
 (for w2v, loading numba's compiled code) and neither finds the other's caches warm in its own
 memory. The time runs from a Python call with the corpus path to the vocabulary and, for w2v, the
-encoded corpus on disk. gensim reads the same words split into lines of 10,000 (see
+encoded corpus on disk. gensim reads the same words split into lines of 1,000 (see
 compare_gensim.py). Prints each run and the medians.
 """
 

@@ -26,7 +26,8 @@ def corpus(tmp_path_factory):
 
 
 def train_args(corpus, output, *extra):
-    common = ["--dim", "20", "--epochs", "2", "--seed", "5", "--threads", "2", "-q", "--no-plots"]
+    common = ["--dim", "20", "--epochs", "2", "--seed", "5", "--threads", "2", "--reproducible"]
+    common += ["-q", "--no-plots"]
     return ["train", str(corpus), "-o", str(output), *common, *extra]
 
 

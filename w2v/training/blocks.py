@@ -10,10 +10,12 @@ import numpy as np
 import torch
 
 from w2v.text.encode import EncodedCorpus
+from w2v.text.vocab import Vocabulary
 from w2v.training import torch_kernel
 from w2v.training.config import TrainConfig
 from w2v.training.cpu_kernel import (
     ParallelSpans,
+    SharedThreads,
     train_span,
     train_span_cbow,
     train_span_cbow_hs,
@@ -43,44 +45,148 @@ def sentence_blocks(sentence_ends: np.ndarray, block_words: int) -> Iterator[tup
         start = end
 
 
-def block_trainer(
+class BlockTrainer:
+    """Trains one block of the corpus with the kernel the settings ask for, random draws included.
+
+    - numba (the CPU default): `SharedThreads`, every thread updating the one copy of the
+      matrices without locks (Hogwild, as word2vec C, gensim and fastText do), on its own part of
+      the block, with its own draws from a generator seeded by the run's seed, the block and the
+      thread. Memory is the matrices and small buffers whatever the thread count.
+    - numba with `reproducible` and several threads: `ParallelSpans`, private copies merged in a
+      fixed order, so a seed and thread count always give the same bytes (memory grows with the
+      threads). One thread is reproducible either way.
+    - torch (CUDA, or on request on CPU): batched updates; the draws come from `generator`.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        corpus: EncodedCorpus,
+        vocabulary: Vocabulary,
+        input_vectors: torch.Tensor,
+        output_vectors: torch.Tensor,
+        inner_vectors: torch.Tensor | None,
+        tree: HuffmanTree | None,
+        generator: torch.Generator,
+        stream: int,
+    ) -> None:
+        """`stream` seeds the shared threads' draws (the run's seed, or one per rank)."""
+        device = config.resolved_device()
+        self.config, self.corpus, self.generator = config, corpus, generator
+        self.keep = vocabulary.keep_probabilities(config.sample).to(device)
+        self.noise = NoiseSampler(vocabulary.counts, device)
+        self.sentence_ends = torch.from_numpy(corpus.sentence_ends).to(device)
+        self.shared: SharedThreads | None = None
+        self.parallel: ParallelSpans | None = None
+        if config.resolved_kernel() == "torch":
+            self.train_draws = _torch_trainer(
+                config, input_vectors, output_vectors, inner_vectors, tree
+            )
+        elif config.reproducible and config.threads > 1:
+            self.parallel = _parallel_spans(
+                config, input_vectors, output_vectors, inner_vectors, tree
+            )
+            self.train_draws = self.parallel.train_block
+        else:
+            self.shared = SharedThreads(
+                input_vectors,
+                output_vectors,
+                config.threads,
+                model=config.model,
+                cbow_mean=config.cbow_mean,
+                window=config.window,
+                negative=config.negative,
+                fresh_noise=config.pair_noise,
+                keep=self.keep,
+                acceptance=self.noise.acceptance,
+                alias=self.noise.alias,
+                tree=tree,
+                inner_vectors=inner_vectors,
+                seed=stream,
+            )
+
+    def train(
+        self, start: int, end: int, block_number: int, rate: float, final_rate: float
+    ) -> tuple[float, int]:
+        """Train corpus tokens [start, end) with the learning rate falling from `rate` to
+        `final_rate`; `block_number` counts the run's blocks over all epochs. Returns (loss sum,
+        pairs or CBOW examples)."""
+        if self.shared is not None:
+            ends = self.corpus.sentence_ends
+            inside = ends[np.searchsorted(ends, start, side="right") : np.searchsorted(ends, end)]
+            # A block may end inside a sentence longer than a block.
+            local = np.append(inside - start, end - start)
+            tokens = self.corpus.read(start, end)
+            return self.shared.train_block(tokens, local, block_number, rate, final_rate)
+        draws = draw_block(
+            self.corpus,
+            start,
+            end,
+            self.sentence_ends,
+            self.keep,
+            self.noise,
+            self.config,
+            self.generator,
+        )
+        if self.parallel is not None:
+            draws = tuple(t.numpy() for t in draws)
+        return self.train_draws(*draws, rate, final_rate)
+
+    def refresh(self) -> None:
+        """Take up matrices changed from outside (a sync of ranks)."""
+        if self.parallel is not None:
+            self.parallel.refresh()
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        for pool in (self.shared, self.parallel):
+            if pool is not None:
+                pool.close()
+
+
+def _parallel_spans(
     config: TrainConfig,
     input_vectors: torch.Tensor,
     output_vectors: torch.Tensor,
     inner_vectors: torch.Tensor | None,
     tree: HuffmanTree | None,
-) -> tuple[Callable[..., tuple[float, int]], ParallelSpans | None]:
-    """The function that trains one block's draws, for the settings' kernel and model, and the
-    thread pool behind it (None for the torch kernel)."""
+) -> ParallelSpans:
     cbow = config.model == "cbow"
-    if config.resolved_kernel() == "numba":
-        span = partial(train_span_cbow, mean=config.cbow_mean) if cbow else train_span
-        if tree is not None:
-            paths = {"codes": tree.codes, "points": tree.points, "lengths": tree.lengths}
-            span = (
-                partial(train_span_cbow_hs, mean=config.cbow_mean, **paths)
-                if cbow
-                else partial(train_span_hs, **paths)
-            )
-        parallel = ParallelSpans(
-            input_vectors,
-            # Hierarchical softmax alone never touches the output vectors: no copies of them.
-            output_vectors if config.negative else output_vectors[:0],
-            config.threads,
-            span,
-            inner_vectors=inner_vectors,
-            paths=None if tree is None else (tree.points, tree.lengths),
+    span = partial(train_span_cbow, mean=config.cbow_mean) if cbow else train_span
+    if tree is not None:
+        paths = {"codes": tree.codes, "points": tree.points, "lengths": tree.lengths}
+        span = (
+            partial(train_span_cbow_hs, mean=config.cbow_mean, **paths)
+            if cbow
+            else partial(train_span_hs, **paths)
         )
-        return parallel.train_block, parallel
+    return ParallelSpans(
+        input_vectors,
+        # Hierarchical softmax alone never touches the output vectors: no copies of them.
+        output_vectors if config.negative else output_vectors[:0],
+        config.threads,
+        span,
+        inner_vectors=inner_vectors,
+        paths=None if tree is None else (tree.points, tree.lengths),
+    )
+
+
+def _torch_trainer(
+    config: TrainConfig,
+    input_vectors: torch.Tensor,
+    output_vectors: torch.Tensor,
+    inner_vectors: torch.Tensor | None,
+    tree: HuffmanTree | None,
+) -> Callable[..., tuple[float, int]]:
     inner = None
     if tree is not None:
         inner = torch_kernel.InnerNodes(inner_vectors, *tree.to_torch(input_vectors.device))
     step = (
         partial(torch_kernel.cbow_step, mean=config.cbow_mean, inner=inner)
-        if cbow
+        if config.model == "cbow"
         else partial(torch_kernel.skipgram_step, inner=inner)
     )
-    block_trainer = partial(
+    return partial(
         torch_kernel.train_block,
         input_vectors,
         output_vectors,
@@ -89,7 +195,6 @@ def block_trainer(
         max_row_pairs=MAX_ROW_PAIRS,
         step=step,
     )
-    return block_trainer, None
 
 
 def draw_block(

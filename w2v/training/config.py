@@ -47,8 +47,8 @@ class TrainConfig:
     max_vocab: int | None = setting(None, "keep only this many most frequent words")
     seed: int = setting(
         1,
-        "random seed; on CPU the same corpus, seed and --threads give byte-identical vectors, "
-        "on a GPU not quite: its parallel additions run in varying order",
+        "random seed; on CPU the same corpus and seed give byte-identical vectors with --threads 1 "
+        "or --reproducible, not otherwise: threads share the matrices and their updates race",
     )
     threads: int = setting(
         lambda: os.cpu_count() or 1,
@@ -58,6 +58,18 @@ class TrainConfig:
         SYNC_EVERY,
         "under torchrun: the ranks add up their changes every WORDS words of all ranks",
         metavar="WORDS",
+    )
+    reproducible: bool = setting(
+        False,
+        "with --threads above 1, the same corpus, seed and thread count give the same bytes: each "
+        "thread trains a private copy of the matrices, merged in a fixed order (memory grows with "
+        "the threads; one thread is reproducible without it)",
+    )
+    pair_noise: bool = setting(
+        True,
+        "skip-gram draws one set of noise words per centre word, shared by its window, instead of "
+        "one per (context, centre) pair as word2vec does",
+        flag="--centre-noise",
     )
     device: str = setting("auto", "auto takes a GPU when there is one", choices=DEVICES)
     batch_words: int = setting(4096, "most centre words per batched update of the torch kernel")

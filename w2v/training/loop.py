@@ -13,11 +13,10 @@ from w2v.errors import ConfigError
 from w2v.text.encode import EncodedCorpus
 from w2v.text.vocab import Vocabulary
 from w2v.training import checkpoint, distributed
-from w2v.training.blocks import BLOCK_WORDS, block_trainer, draw_block, sentence_blocks
+from w2v.training.blocks import BLOCK_WORDS, BlockTrainer, sentence_blocks
 from w2v.training.checkpoint import CheckpointPlan, TrainingState
 from w2v.training.config import TrainConfig
 from w2v.training.huffman import HuffmanTree, huffman_tree
-from w2v.training.noise import NoiseSampler
 
 
 @dataclass
@@ -152,16 +151,22 @@ def train_vectors(
     matrices = start_matrices(len(vocabulary), config, generator, tree, initial, resumed)
     if resumed is not None:
         generator.set_state(resumed.generator_state)
-    sync = None
+    sync, stream = None, config.seed
     if group is not None:
         # Same start on every rank (Sync broadcasts rank 0's), then a random stream per rank.
         sync = distributed.Sync(matrices.all())
-        generator.manual_seed((config.seed << 16) + group.rank + 1)
-    keep = vocabulary.keep_probabilities(config.sample).to(device)
-    noise = NoiseSampler(vocabulary.counts, device)
-    sentence_ends = torch.from_numpy(corpus.sentence_ends).to(device)
-    train_block, parallel = block_trainer(
-        config, matrices.input, matrices.output, matrices.inner, tree
+        stream = (config.seed << 16) + group.rank + 1
+        generator.manual_seed(stream)
+    trainer = BlockTrainer(
+        config,
+        corpus,
+        vocabulary,
+        matrices.input,
+        matrices.output,
+        matrices.inner,
+        tree,
+        generator,
+        stream,
     )
     size_of_blocks = (
         BLOCK_WORDS if group is None else distributed.block_words(config.sync_every, group.world)
@@ -191,18 +196,13 @@ def train_vectors(
             if group is None or group.owns(index):
                 if group is not None and epoch == 0:
                     group.trained.append((block_start, block_end))
-                draws = draw_block(
-                    corpus, block_start, block_end, sentence_ends, keep, noise, config, generator
-                )
-                if parallel is not None:
-                    draws = tuple(t.numpy() for t in draws)
-                loss, pairs = train_block(*draws, rate, final_rate)
+                block_number = epoch * len(blocks) + index
+                loss, pairs = trainer.train(block_start, block_end, block_number, rate, final_rate)
                 tally.loss += loss
                 tally.pairs += pairs
             if sync is not None and group.round_ends(index, len(blocks)):
                 sync()
-                if parallel is not None:
-                    parallel.refresh()
+                trainer.refresh()
             check_finite(matrices, epoch, config)  # every block, before anything is saved
             bar.update(block_end - block_start)
             bar.set_postfix(lr=f"{final_rate:.5f}", loss=f"{tally.mean_loss:.4f}", refresh=False)
@@ -240,7 +240,6 @@ def train_vectors(
                         inner_vectors=matrices.inner,
                     )
                 )
-    if parallel is not None:
-        parallel.close()
+    trainer.close()
     bar.close()
     return matrices.input, matrices.output, history
