@@ -31,9 +31,27 @@ def test_blocks_are_dealt_round_robin():
     assert block_words(1_000_000, 4) == 250_000
 
 
+ANIMALS = set(synthetic.GROUPS["animals"])
+MARKED = (30_000, 45_000)  # tokens well inside block 1 of 25k (rank 1's), away from its ends
+
+
+def write_corpus_with_a_rank_one_word(path: Path) -> list[int]:
+    """The synthetic corpus, but where a line starts within MARKED every animal is called "zebra",
+    a word found nowhere else; return zebra's token offsets."""
+    lines, offsets, position = [], [], 0
+    for sentence in synthetic.sentences(25_000, seed=0):
+        if MARKED[0] <= position < MARKED[1]:
+            sentence = ["zebra" if word in ANIMALS else word for word in sentence]
+        offsets += [position + at for at, word in enumerate(sentence) if word == "zebra"]
+        lines.append(" ".join(sentence) + "\n")
+        position += len(sentence)
+    path.write_text("".join(lines))
+    return offsets
+
+
 def test_two_ranks_train_disjoint_shares_and_match_one_process(tmp_path):
     corpus, questions = tmp_path / "corpus.txt", tmp_path / "questions.txt"
-    synthetic.write_corpus(corpus, n_sentences=25_000, seed=0)
+    zebras = write_corpus_with_a_rank_one_word(corpus)
     synthetic.write_questions(questions)
     output = tmp_path / "out" / "vectors.bin"
     output.parent.mkdir()
@@ -54,7 +72,7 @@ def test_two_ranks_train_disjoint_shares_and_match_one_process(tmp_path):
         "-o",
         str(output),
         "--sync-every",
-        "50000",  # the corpus is 312k words: 13 blocks of 25k, 7 syncs an epoch
+        "50000",  # the corpus is 312k words: 13 blocks of 25k (rank 1: the odd ones), 7 syncs an epoch
         "--no-plots",
         "-q",
         *settings,
@@ -87,9 +105,28 @@ def test_two_ranks_train_disjoint_shares_and_match_one_process(tmp_path):
     assert sum(end - start for share in shares for start, end in share) == tokens
     assert set(map(tuple, shares[0])).isdisjoint(map(tuple, shares[1]))
 
-    two_ranks = w2v.evaluate_analogies(w2v.load(output), questions).to_dict()["overall"]
-    config = w2v.TrainConfig(dim=50, threads=1, seed=3)
-    one = w2v.train([corpus], config, progress=False)
+    two = w2v.load(output)
+    one = w2v.train([corpus], w2v.TrainConfig(dim=50, threads=1, seed=3), progress=False)
+
+    # "zebra" is in rank 1's share only, so rank 0 learns it only through the syncs: in the
+    # vectors rank 0 wrote it has moved from its starting vector (that of a one-process run at a
+    # learning rate too small to move anything) to where the animals are, and about as far as in
+    # the one-process run.
+    words = corpus.read_text().split()
+    assert tokens == len(words) and len(zebras) >= 50  # every word kept: offsets are the text's
+    assert all(any(start <= at < end for start, end in shares[1]) for at in zebras)
+    untrained = w2v.TrainConfig(dim=50, threads=1, seed=3, epochs=1, alpha=1e-12, min_alpha=0)
+    start = w2v.train([corpus], untrained, progress=False).vectors
+    assert start.words == two.words == one.vectors.words
+    zebra = two.index_of("zebra")
+    moved = (two.vectors[zebra] - start.vectors[zebra]).norm()
+    assert moved > 5 * start.vectors[zebra].norm()
+    neighbours = [word for word, _ in two.most_similar("zebra", topn=10)]
+    assert len(ANIMALS.intersection(neighbours)) >= 4, neighbours
+    alone = (one.vectors.vectors[zebra] - start.vectors[zebra]).norm()
+    assert 0.8 < moved / alone < 1.25  # measured 0.93 to 1.01; without the syncs it is 0
+
+    two_ranks = w2v.evaluate_analogies(two, questions).to_dict()["overall"]
     one_rank = w2v.evaluate_analogies(one.vectors, questions).to_dict()["overall"]
     assert two_ranks["evaluated"] == one_rank["evaluated"] == 690
     assert two_ranks["accuracy"] >= 0.9

@@ -1,6 +1,8 @@
 """End to end: train through the CLI on a generated corpus with planted structure, then query it."""
 
+import itertools
 import json
+import random
 
 import pytest
 import torch
@@ -49,39 +51,87 @@ def test_planted_analogies_are_answered(trained):
     assert result.to_dict()["overall"]["accuracy"] >= 0.9
 
 
-def test_the_pure_torch_kernel_recovers_the_structure_as_well(trained):
-    folder, _, questions = trained
-    config = w2v.TrainConfig(dim=50, threads=2, seed=3, kernel="torch")
-    model = w2v.train([folder / "corpus.txt"], config, progress=False)
-    result = w2v.evaluate_analogies(model.vectors, questions)
-    assert result.to_dict()["overall"]["accuracy"] >= 0.9
-    assert model.vectors.analogy("king", "man", "woman", topn=1)[0][0] == "queen"
+# Kernels and models compared where the scores are not saturated: a corpus of 10,000 sentences
+# (125k words; the fixture above has 25,000, where every setting scores 0.96 to 1), and per model
+# a number of epochs that leaves the numba kernel (one thread: plain sequential SGD) well short of
+# 1: over seeds 1 to 4 it scored 0.73-0.82 skip-gram, 0.77-0.83 CBOW, 0.71-0.82 CBOW sum, 0.81-0.86
+# skip-gram HS, 0.83-0.90 CBOW HS, where a kernel that learned less per word falls behind. The
+# torch kernel updates a batch of centres from the same weights, so it takes fewer steps an epoch:
+# batches of 256 centres (64 for one epoch of skip-gram HS) give it enough on this corpus; at the
+# default 4,096, 30 steps an epoch, it falls far behind (the xfail below). Over seeds 1 to 4 it
+# then differed from the numba kernel by at most 0.04, 0.08, 0.08, 0.05 and 0.06.
+HARD_SENTENCES = 10_000
+SETTINGS = {  # name: (the settings of both kernels, the torch kernel's batch_words)
+    "skipgram": ({"epochs": 3}, 256),
+    "cbow": ({"model": "cbow", "epochs": 5}, 256),
+    "cbow-sum": ({"model": "cbow", "cbow_mean": False, "epochs": 4}, 256),
+    "skipgram-hs": ({"hs": True, "negative": 0, "epochs": 1}, 64),
+    "cbow-hs": ({"model": "cbow", "hs": True, "negative": 0, "epochs": 2}, 256),
+}
+MARGIN = 0.12  # of accuracy: 83 of the 690 questions
 
 
-@pytest.mark.parametrize(("kernel", "mean"), [("numba", True), ("torch", True), ("numba", False)])
-def test_cbow_recovers_the_structure(trained, kernel, mean):
-    folder, _, questions = trained
-    config = w2v.TrainConfig(dim=50, threads=2, seed=3, model="cbow", kernel=kernel, cbow_mean=mean)
-    model = w2v.train([folder / "corpus.txt"], config, progress=False)
-    result = w2v.evaluate_analogies(model.vectors, questions)
-    assert result.to_dict()["overall"]["accuracy"] >= 0.9
-    assert model.history[-1].loss < model.history[0].loss
-
-
-@pytest.mark.parametrize(
-    ("model", "kernel"),
-    [("skipgram", "numba"), ("cbow", "numba"), ("skipgram", "torch"), ("cbow", "torch")],
-)
-def test_hierarchical_softmax_alone_recovers_the_structure(trained, model, kernel):
-    folder, _, questions = trained
-    config = w2v.TrainConfig(
-        dim=50, threads=2, seed=3, model=model, kernel=kernel, hs=True, negative=0
+@pytest.fixture(scope="module")
+def hard(tmp_path_factory):
+    """A smaller corpus, the same words shuffled across it (no planted contexts left), questions."""
+    folder = tmp_path_factory.mktemp("hard")
+    corpus, shuffled, questions = (folder / name for name in ("c.txt", "s.txt", "q.txt"))
+    synthetic.write_corpus(corpus, n_sentences=HARD_SENTENCES, seed=0)
+    synthetic.write_questions(questions)
+    lines = [line.split() for line in corpus.read_text().splitlines()]
+    words = [word for line in lines for word in line]
+    random.Random(0).shuffle(words)
+    ends = list(itertools.accumulate(len(line) for line in lines))
+    shuffled.write_text(
+        "".join(" ".join(words[a:b]) + "\n" for a, b in zip([0, *ends], ends, strict=False))
     )
-    model = w2v.train([folder / "corpus.txt"], config, progress=False)
-    result = w2v.evaluate_analogies(model.vectors, questions)
-    assert result.to_dict()["overall"]["accuracy"] >= 0.9
-    assert model.history[-1].loss < model.history[0].loss
-    assert not model.output_vectors.any()  # no negative sampling: its matrix stays zero
+    return corpus, shuffled, questions
+
+
+def accuracy(vectors, questions) -> float:
+    overall = w2v.evaluate_analogies(vectors, questions).to_dict()["overall"]
+    assert overall["evaluated"] == 690
+    return overall["accuracy"]
+
+
+def train_hard(corpus, **settings):
+    config = w2v.TrainConfig(dim=50, threads=1, seed=3, **settings)
+    return w2v.train([corpus], config, progress=False)
+
+
+@pytest.mark.parametrize("name", SETTINGS)
+def test_both_kernels_learn_the_planted_analogies_equally_well(hard, name):
+    corpus, shuffled, questions = hard
+    settings, batch_words = SETTINGS[name]
+    numba = train_hard(corpus, kernel="numba", **settings)
+    torch_kernel = train_hard(corpus, kernel="torch", batch_words=batch_words, **settings)
+    baseline = accuracy(train_hard(shuffled, kernel="numba", **settings).vectors, questions)
+    scores = {
+        "numba": accuracy(numba.vectors, questions),
+        "torch": accuracy(torch_kernel.vectors, questions),
+    }
+    assert 0.45 <= scores["numba"] <= 0.95, scores  # not saturated: differences would show
+    assert abs(scores["torch"] - scores["numba"]) <= MARGIN, scores
+    assert baseline <= 0.05 and min(scores.values()) >= baseline + 0.4, (scores, baseline)
+    for model in (numba, torch_kernel):
+        if settings["epochs"] > 1:
+            assert model.history[-1].loss < model.history[0].loss
+        if settings.get("hs"):
+            assert not model.output_vectors.any()  # no negative sampling: its matrix stays zero
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="at the default --batch-words 4096 the torch kernel learns far less than the numba "
+    "kernel on a corpus of few batches: skip-gram, 5 epochs: 0.59 against 0.86 (the README's "
+    "'same quality' holds on corpora of many batches)",
+)
+def test_at_the_default_batch_the_torch_kernel_matches_on_a_small_corpus(hard):
+    corpus, _, questions = hard
+    numba = accuracy(train_hard(corpus, kernel="numba").vectors, questions)
+    torch_kernel = accuracy(train_hard(corpus, kernel="torch").vectors, questions)
+    assert abs(torch_kernel - numba) <= MARGIN, (numba, torch_kernel)
 
 
 def test_group_members_are_each_others_nearest_neighbours(trained):
@@ -162,12 +212,12 @@ def test_gensim_reads_what_training_wrote(trained):
 def test_same_seed_same_threads_gives_identical_vectors(tmp_path):
     corpus = tmp_path / "c.txt"
     synthetic.write_corpus(corpus, n_sentences=2_000, seed=1)
-    config = w2v.TrainConfig(dim=20, epochs=1, threads=2, seed=7)
+    # Two threads share the matrices and race unless --reproducible merges private copies.
+    config = w2v.TrainConfig(dim=20, epochs=1, threads=2, seed=7, reproducible=True)
     first = w2v.train([corpus], config, progress=False).vectors.vectors
     second = w2v.train([corpus], config, progress=False).vectors.vectors
-    third = w2v.train(
-        [corpus], w2v.TrainConfig(dim=20, epochs=1, threads=2, seed=8), progress=False
-    ).vectors.vectors
+    other_seed = w2v.TrainConfig(dim=20, epochs=1, threads=2, seed=8, reproducible=True)
+    third = w2v.train([corpus], other_seed, progress=False).vectors.vectors
     assert torch.equal(first, second)
     assert not torch.equal(first, third)
 

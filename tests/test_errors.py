@@ -3,6 +3,7 @@ no traceback, nothing written; and the library's readers never fail with anythin
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import re
@@ -11,17 +12,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 import w2v
 from w2v.cli import main
-from w2v.errors import CorpusError, W2VError
+from w2v.errors import CorpusError
 from w2v.files.word2vec import write_word2vec
 from w2v.text import corpus
 from w2v.text.corpus import decode_file, read_pieces
 from w2v.text.encode import encode_corpus
-from w2v.text.tokenizer import make_tokenizer
+from w2v.text.tokenizer import make_tokenizer, words_of
 
 SENTENCES = "the king and the queen\nthe man and the woman\nparis and rome\n" * 5
 QUERY_WORDS = ["the", "king", "queen", "man", "woman", "paris", "rome", "breakfast"]
@@ -336,18 +337,62 @@ def test_any_bytes_decode_exactly_or_are_refused_as_binary(tmp_path_factory, dat
     assert list(read_pieces([path], warn=False)) == [(line, True) for line in expected]
 
 
-@settings(max_examples=50, deadline=None)
-@given(data=st.binary(max_size=100) | st.text(max_size=100).map(str.encode))
-def test_any_bytes_encode_as_a_corpus_or_raise_a_w2v_error(tmp_path_factory, data):
+# Text with words in it: ASCII and other letters, case, digits, underscores, NFKC's ligatures and
+# full-width forms, punctuation, several kinds of space, line ends, invalid UTF-8.
+WORDY_PIECES = [
+    "the", "King", "QUEEN", "x_1", "42", "été", "Straße", "\ufb01re", "\uff21\uff22\uff23", "naïve", "東京",
+    " ", "  ", "\t", ",", "!?", "-", "\n", "\n\n", "\r\n", "\u00a0", "\u2028",
+]  # fmt: skip
+WORDY_TEXT = st.lists(
+    st.sampled_from([piece.encode() for piece in WORDY_PIECES])
+    | st.sampled_from([b"\xff", b"\xc3"]),
+    max_size=30,
+).map(b"".join)
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.binary(max_size=100) | st.text(max_size=100).map(str.encode) | WORDY_TEXT)
+@example(data=b"the king\nthe queen\n")
+@example(data=b"Paris, ROME; \xffberlin\n\nlisbon")
+@example(data=b"one\ntwo\n\nthree")  # words, but never two on a line
+@example(data=b" ,.!? \n\t\n")  # no word at all
+@example(data=b"the king\0the queen")  # binary
+def test_any_bytes_encode_exactly_or_raise_the_error_their_words_call_for(tmp_path_factory, data):
     folder = tmp_path_factory.mktemp("encode")
     path = folder / "any.txt"
     path.write_bytes(data)
-    try:
-        vocabulary, encoded = encode_corpus(
+
+    def encoded_corpus():
+        return encode_corpus(
             [path], make_tokenizer("words", True), folder, min_count=1, progress=False
         )
-    except W2VError:
+
+    # What the corpus should hold: the tokenizer's own words of each line of the decoded text.
+    if b"\0" in data:
+        event("refused: binary")
+        with pytest.raises(CorpusError, match=r"NUL byte at offset \d+\), not text$"):
+            encoded_corpus()
         return
-    assert len(vocabulary) >= 1
-    assert len(encoded.tokens) > len(encoded.sentence_ends)
-    assert int(encoded.tokens.max()) < len(vocabulary)
+    split = make_tokenizer("words", True)
+    lines = [words_of(split, line) for line in data.decode("utf-8", "replace").split("\n")]
+    words = [word for line in lines for word in line]
+    if not words:
+        event("refused: no words")
+        with pytest.raises(CorpusError, match=r"no words in the corpus$"):
+            encoded_corpus()
+        return
+    if max(map(len, lines)) < 2:
+        event("refused: no line of two words")
+        with pytest.raises(CorpusError, match="no line holds two words of the vocabulary"):
+            encoded_corpus()
+        return
+    event("encoded")
+    vocabulary, encoded = encoded_corpus()  # anything else must encode
+    assert encoded.raw_words == len(encoded.tokens) == len(words)  # min_count 1 keeps every word
+    assert [vocabulary.words[token] for token in encoded.tokens.tolist()] == words
+    assert sorted(vocabulary.words) == sorted(set(words))
+    assert {w: int(c) for w, c in zip(vocabulary.words, vocabulary.counts, strict=True)} == {
+        word: words.count(word) for word in set(words)
+    }
+    ends = list(itertools.accumulate(len(line) for line in lines if line))
+    assert encoded.sentence_ends.tolist() == ends

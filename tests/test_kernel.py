@@ -1,5 +1,6 @@
 """The compiled CPU kernel: the same updates as the torch step, and a deterministic thread merge."""
 
+import itertools
 from functools import partial
 
 import numpy as np
@@ -72,27 +73,33 @@ def test_kernel_equals_the_torch_step_taken_one_centre_at_a_time():
     np.testing.assert_allclose(kernel_outputs, step_outputs.numpy(), atol=1e-5)
 
 
-def test_threads_merge_to_the_sequential_result_when_they_touch_different_rows():
-    dim, rate = 6, 0.05
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threads_merge_to_the_sequential_result_when_they_touch_different_rows(threads):
+    dim, rate, rows = 6, 0.05, 10 * threads
     torch.manual_seed(2)
-    inputs, outputs = torch.randn(20, dim), torch.randn(20, dim)
-    # The first half of the block uses words 0-9 only, the second half words 10-19 only, and the
-    # halves are separate sentences, so the two threads never touch the same row.
-    words = torch.cat([torch.randint(0, 10, (30,)), torch.randint(10, 20, (30,))])
-    sentences = torch.cat([torch.zeros(30), torch.ones(30)]).long()
-    reach = torch.randint(1, 3, (60,))
-    noise = torch.cat([torch.randint(0, 10, (30, 2)), torch.randint(10, 20, (30, 2))])
+    inputs, outputs = torch.randn(rows, dim), torch.randn(rows, dim)
+    # Thread k's 30 centres use words 10k to 10k + 9 only and are a sentence of their own, so no
+    # two threads touch the same row.
+    words = torch.cat([torch.randint(10 * k, 10 * k + 10, (30,)) for k in range(threads)])
+    sentences = torch.arange(threads).repeat_interleave(30)
+    reach = torch.randint(1, 3, (30 * threads,))
+    noise = torch.cat([torch.randint(10 * k, 10 * k + 10, (30, 2)) for k in range(threads)])
     arrays = tuple(t.numpy() for t in (words, sentences, reach, noise))
 
     sequential_inputs, sequential_outputs = inputs.numpy().copy(), outputs.numpy().copy()
-    train_span(sequential_inputs, sequential_outputs, *arrays, 0, 60, rate, rate)
+    train_span(sequential_inputs, sequential_outputs, *arrays, 0, 30 * threads, rate, rate)
 
     parallel_inputs, parallel_outputs = inputs.clone(), outputs.clone()
-    parallel = ParallelSpans(parallel_inputs, parallel_outputs, threads=2)
+    parallel = ParallelSpans(parallel_inputs, parallel_outputs, threads=threads)
     parallel.train_block(*arrays, rate, rate)
     parallel.close()
     np.testing.assert_allclose(parallel_inputs.numpy(), sequential_inputs, atol=1e-5)
     np.testing.assert_allclose(parallel_outputs.numpy(), sequential_outputs, atol=1e-5)
+    # Every thread's rows did change.
+    for k in range(threads):
+        assert not torch.allclose(
+            parallel_inputs[10 * k : 10 * k + 10], inputs[10 * k : 10 * k + 10]
+        )
 
 
 def test_two_threads_give_the_same_vectors_every_time():
@@ -175,17 +182,19 @@ def test_hierarchical_softmax_kernel_equals_the_torch_step_one_centre_at_a_time(
         np.testing.assert_array_equal(kernel[1], outputs.numpy())  # no negative sampling
 
 
-def test_threads_merge_the_inner_nodes_too():
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threads_merge_the_inner_nodes_too(threads):
     words, sentences, reach, noise = random_block(2000, 50, 5, 0, seed=8)
     arrays = tuple(t.numpy() for t in (words, sentences, reach, noise))
     tree = huffman_tree(np.arange(50, 0, -1) * 10)
     paths = (tree.codes, tree.points, tree.lengths)
     start = torch.full((50, 10), 0.01), torch.zeros(50, 10), torch.zeros(49, 10)
 
-    # One round (the block is shorter than a round): each thread trains half on its own copy,
+    # One round (the block is shorter than a round): each thread trains its share on its own copy,
     # through the round's whole learning-rate range, and the copies' changes add up.
     expected = [matrix.numpy().copy() for matrix in start]
-    for first, last in ((0, 1000), (1000, 2000)):
+    bounds = np.linspace(0, 2000, threads + 1).astype(np.int64)
+    for first, last in itertools.pairwise(bounds.tolist()):
         copy = [matrix.numpy().copy() for matrix in start]
         train_span_hs(*copy, *arrays, first, last, 0.025, 0.02, *paths)
         for total, mine, base in zip(expected, copy, start, strict=True):
@@ -194,7 +203,7 @@ def test_threads_merge_the_inner_nodes_too():
     matrices = tuple(matrix.clone() for matrix in start)
     span = partial(train_span_hs, codes=tree.codes, points=tree.points, lengths=tree.lengths)
     parallel = ParallelSpans(
-        *matrices[:2], 2, span, inner_vectors=matrices[2], paths=(tree.points, tree.lengths)
+        *matrices[:2], threads, span, inner_vectors=matrices[2], paths=(tree.points, tree.lengths)
     )
     parallel.train_block(*arrays, 0.025, 0.02)
     parallel.close()
@@ -235,14 +244,75 @@ def test_every_row_a_thread_changed_is_merged(model):
             assert torch.equal(copy, shared)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_refresh_gives_every_thread_the_shared_matrices(threads):
-    inputs, outputs = torch.zeros(5, 3), torch.zeros(5, 3)
-    parallel = ParallelSpans(inputs, outputs, threads)
-    inputs += 1.5  # as a distributed sync changes them
-    parallel.refresh()
+def merged_by_hand(start, arrays, threads, round_centres, rate, final_rate, span=train_span):
+    """What ParallelSpans should give, worked out without it: per round, each thread's span trained
+    on its own copy of the matrices as they stood at the round's start, and the matrices then
+    moved by the sum of the threads' changes (one thread: the whole block in one span)."""
+    merged = [matrix.copy() for matrix in start]
+    count = len(arrays[0])
+    if threads == 1:
+        span(*merged, *arrays, 0, count, rate, final_rate)
+        return merged
+    step = round_centres * threads
+    for first in range(0, count, step):
+        last = min(first + step, count)
+        rates = [rate + (final_rate - rate) * at / count for at in (first, last)]
+        bounds = np.linspace(first, last, threads + 1).astype(np.int64)
+        changes = [np.zeros_like(matrix) for matrix in merged]
+        for thread in range(threads):
+            mine = [matrix.copy() for matrix in merged]
+            span(*mine, *arrays, int(bounds[thread]), int(bounds[thread + 1]), *rates)
+            for change, after, before in zip(changes, mine, merged, strict=True):
+                change += after - before
+        for matrix, change in zip(merged, changes, strict=True):
+            matrix += change
+    return merged
+
+
+@pytest.mark.parametrize("threads", [3, 4])
+def test_three_or_more_threads_merge_to_the_sum_of_their_changes_round_after_round(threads):
+    # Rounds of 64 centres a thread over 1,500 centres: several rounds, each merging the changes
+    # of every thread's copy, all from the same start, into the shared matrices.
+    words, sentences, reach, noise = random_block(1500, 30, 4, 3, seed=10)
+    arrays = tuple(t.numpy() for t in (words, sentences, reach, noise))
+    torch.manual_seed(11)
+    start = (torch.rand(30, 6) - 0.5, torch.rand(30, 6) - 0.5)
+    expected = merged_by_hand([m.numpy() for m in start], arrays, threads, 64, 0.05, 0.01)
+
+    matrices = tuple(matrix.clone() for matrix in start)
+    parallel = ParallelSpans(*matrices, threads)
+    parallel.round_centres = 64
+    loss, pairs = parallel.train_block(*arrays, 0.05, 0.01)
     parallel.close()
-    assert len(parallel.copies) == (2 if threads == 2 else 0)
+    assert pairs > 1500 and loss > 0
+    for merged, total, before in zip(matrices, expected, start, strict=True):
+        np.testing.assert_allclose(merged.numpy(), total, atol=2e-6)
+        assert not torch.allclose(merged, before, atol=1e-3)  # training did move every matrix
+    # Not what one thread alone gives: the threads did train from shared starting points.
+    alone = merged_by_hand([m.numpy() for m in start], arrays, 1, 64, 0.05, 0.01)
+    assert not np.allclose(matrices[0].numpy(), alone[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_refresh_gives_every_thread_the_shared_matrices(threads):
+    words, sentences, reach, noise = random_block(600, 20, 3, 2, seed=12)
+    arrays = tuple(t.numpy() for t in (words, sentences, reach, noise))
+    torch.manual_seed(13)
+    inputs, outputs = torch.rand(20, 4) - 0.5, torch.zeros(20, 4)
+    parallel = ParallelSpans(inputs, outputs, threads)
+    parallel.round_centres = 100
+    # As a distributed sync changes them: every row differently, in place.
+    inputs += torch.randn(20, 4)
+    outputs += torch.randn(20, 4)
+    changed = (inputs.numpy().copy(), outputs.numpy().copy())
+    parallel.refresh()
+    assert len(parallel.copies) == (0 if threads == 1 else 2)
     for stack, shared in zip(parallel.copies, (inputs, outputs), strict=False):
+        assert len(stack) == threads
         assert all(torch.equal(copy, shared) for copy in stack)
-    assert inputs.eq(1.5).all()
+    # Training after the refresh starts every thread from the changed matrices.
+    parallel.train_block(*arrays, 0.05, 0.01)
+    parallel.close()
+    expected = merged_by_hand(changed, arrays, threads, 100, 0.05, 0.01)
+    for merged, total in zip((inputs, outputs), expected, strict=True):
+        np.testing.assert_allclose(merged.numpy(), total, atol=2e-6)
