@@ -32,12 +32,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
 from w2v.errors import ConfigError, FormatError
-from w2v.fileio import atomic_path, atomic_write, map_array, read_versioned_json
+from w2v.fileio import (
+    atomic_path,
+    atomic_write,
+    map_array,
+    read_tensors,
+    read_versioned_json,
+    write_tensors,
+)
 from w2v.text.corpus import Source
 from w2v.text.encode import EncodedCorpus
 from w2v.text.tokenizer import load_tokenizer, save_tokenizer
@@ -172,12 +177,12 @@ def load_corpus(
 def save_state(folder: Path, state: TrainingState) -> None:
     """Replace the checkpoint's state file with `state`, whole or not at all."""
     tensors = {
-        "input_vectors": state.input_vectors.detach().cpu().contiguous(),
-        "output_vectors": state.output_vectors.detach().cpu().contiguous(),
-        "generator": state.generator_state.cpu(),
+        "input_vectors": state.input_vectors,
+        "output_vectors": state.output_vectors,
+        "generator": state.generator_state,
     }
     if state.inner_vectors is not None:
-        tensors["inner_vectors"] = state.inner_vectors.detach().cpu().contiguous()
+        tensors["inner_vectors"] = state.inner_vectors
     position = {
         "epoch": state.epoch,
         "block": state.block,
@@ -187,8 +192,7 @@ def save_state(folder: Path, state: TrainingState) -> None:
         "epoch_seconds": state.epoch_seconds,
         "history": state.history,
     }
-    with atomic_path(folder / STATE) as temporary:
-        save_file(tensors, temporary, metadata={"state": json.dumps(position)})
+    write_tensors(folder / STATE, tensors, metadata={"state": json.dumps(position)})
 
 
 def load_state(folder: Path) -> TrainingState:
@@ -198,20 +202,19 @@ def load_state(folder: Path) -> TrainingState:
         raise ConfigError(
             f"{folder}: holds no training state: the run stopped before its first checkpoint"
         )
+    # Copies: training writes into the matrices, and a memory-mapped file is read-only.
+    tensors, metadata = read_tensors(path, copy=True)
     try:
-        with safe_open(path, framework="pt", device="cpu") as file:
-            position = json.loads(file.metadata()["state"])
-            # Copies: training writes into the matrices, and a memory-mapped file is read-only.
-            tensors = {name: file.get_tensor(name).clone() for name in file.keys()}  # noqa: SIM118 (not iterable)
-    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
+        position = json.loads(metadata["state"])
+        return TrainingState(
+            input_vectors=tensors["input_vectors"],
+            output_vectors=tensors["output_vectors"],
+            generator_state=tensors["generator"],
+            inner_vectors=tensors.get("inner_vectors"),
+            **position,
+        )
+    except (ValueError, KeyError, TypeError) as error:
         raise FormatError(f"{path}: not a w2v training state ({error})") from None
-    return TrainingState(
-        input_vectors=tensors["input_vectors"],
-        output_vectors=tensors["output_vectors"],
-        generator_state=tensors["generator"],
-        inner_vectors=tensors.get("inner_vectors"),
-        **position,
-    )
 
 
 def remove(folder: Path) -> None:

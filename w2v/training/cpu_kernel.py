@@ -154,6 +154,29 @@ def _padded(matrix: np.ndarray, index: int, count: int, zero: np.ndarray):
 
 
 @numba.njit(inline="always", **COMPILE)
+def _pair_gradient(
+    score: float, label: float, rate: float, loss: float, product: float
+) -> tuple[float, float, float]:
+    """One (source, target) pair's gradient, (label - sigmoid(score)) * rate, and the loss tallies
+    with its -log of the probability of the right answer added: kept as a product of
+    probabilities (one multiplication a pair, not a logarithm), turned into a sum before it
+    underflows. Returns (gradient, loss, product)."""
+    small = math.exp(-abs(score))
+    share = 1.0 / (1.0 + small)
+    probability = share if score >= 0 else small * share
+    # The probability the model gives the right answer, exact even when tiny.
+    right = share if (score >= 0) == (label == 1.0) else small * share
+    if right < TINY_PROBABILITY:
+        loss += abs(score) + math.log1p(small)
+    else:
+        product *= right
+        if product < FLUSH_PRODUCT:
+            loss -= math.log(product)
+            product = 1.0
+    return np.float32((label - probability) * rate), loss, product
+
+
+@numba.njit(inline="always", **COMPILE)
 def _train_targets(
     sources: np.ndarray,
     count: int,
@@ -189,21 +212,10 @@ def _train_targets(
                 if target >= targets:
                     gradients[target, source] = 0.0
                     continue
-                score = scores[member]
-                small = math.exp(-abs(score))
-                share = 1.0 / (1.0 + small)
-                probability = share if score >= 0 else small * share
-                true_pair = labels[target] == 1.0
-                # The probability the model gives the right answer, exact even when tiny.
-                right = share if (score >= 0) == true_pair else small * share
-                if right < TINY_PROBABILITY:
-                    loss += abs(score) + math.log1p(small)
-                else:
-                    product *= right
-                    if product < FLUSH_PRODUCT:
-                        loss -= math.log(product)
-                        product = 1.0
-                gradients[target, source] = np.float32((labels[target] - probability) * rate)
+                gradient, loss, product = _pair_gradient(
+                    scores[member], labels[target], rate, loss, product
+                )
+                gradients[target, source] = gradient
             row = gradients[:, source]
             _axpy4(
                 updates[source],
@@ -852,20 +864,10 @@ def _train_pair(
             if target >= targets:
                 gradients[target] = 0.0
                 continue
-            score = scores[member]
-            small = math.exp(-abs(score))
-            share = 1.0 / (1.0 + small)
-            probability = share if score >= 0 else small * share
-            true_pair = labels[target] == 1.0
-            right = share if (score >= 0) == true_pair else small * share
-            if right < TINY_PROBABILITY:
-                loss += abs(score) + math.log1p(small)
-            else:
-                product *= right
-                if product < FLUSH_PRODUCT:
-                    loss -= math.log(product)
-                    product = 1.0
-            gradients[target] = np.float32((labels[target] - probability) * rate)
+            gradient, loss, product = _pair_gradient(
+                scores[member], labels[target], rate, loss, product
+            )
+            gradients[target] = gradient
         _axpy4(
             update,
             gradients[group],
