@@ -15,7 +15,7 @@ from corpora.sources import resolve_sources
 from corpora.synthetic import write_corpus, write_questions
 from w2v.api import load_initial, train
 from w2v.errors import ConfigError, W2VError
-from w2v.fileio import check_writable
+from w2v.fileio import check_not_an_input, check_writable
 from w2v.files.store import convert
 from w2v.query.evaluate import METHODS, evaluate_analogies, evaluate_similarity, shipped_list
 from w2v.query.vectors import load
@@ -52,7 +52,10 @@ def _train(args: argparse.Namespace) -> None:
     sources = resolve_sources(
         args.corpus, args.split, args.text_column, args.cache_dir, progress=not args.quiet
     )
+    check_not_an_input(args.output, sources)
     checkpoints = _checkpoint_plan(args)
+    if checkpoints is not None:
+        checkpoints.check_apart_from(args.output)
     tune_for_training(config.threads)
     model = train(sources, config, progress=not args.quiet, checkpoints=checkpoints, init=initial)
     if not distributed.is_writer():

@@ -160,3 +160,19 @@ def check_writable(path: str | Path) -> None:
         raise ConfigError(f"{path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise ConfigError(f"{path}: folder {folder} is not writable")
+
+
+def check_not_an_input(output: str | Path, inputs: list[Any]) -> None:
+    """ConfigError if writing `output` (a file with the files beside it, or a folder) would
+    overwrite one of the `inputs` (paths; other sources are left alone)."""
+    output = Path(output).resolve()
+    written = {output, *map(Path.resolve, sidecar_paths(output))}
+    written |= {beside(output, ".log.json").resolve(), beside(output, ".loss.png").resolve()}
+    for source in inputs:
+        if not isinstance(source, Path):
+            continue
+        path = source.resolve()
+        if path in written or output in path.parents:
+            raise ConfigError(
+                f"{output}: would overwrite the input {source}: write the output elsewhere"
+            )

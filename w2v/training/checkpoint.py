@@ -58,6 +58,7 @@ TOKENS, ENDS, VOCABULARY, TOKENIZER, CORPUS, STATE = (
     "corpus.json",
     "state.safetensors",
 )
+FILES = frozenset({TOKENS, ENDS, VOCABULARY, TOKENIZER, CORPUS, STATE})
 
 
 @dataclass
@@ -67,6 +68,16 @@ class CheckpointPlan:
     folder: Path
     every_seconds: float = float("inf")  # besides every epoch end
     resume: bool = False
+
+    def check_apart_from(self, output: str | os.PathLike) -> None:
+        """ConfigError if the checkpoint folder is the output or holds it, or lies inside it:
+        removing the checkpoint once the vectors are written would delete the model's files."""
+        folder, written = self.folder.resolve(), Path(output).resolve()
+        if folder == written or folder in written.parents or written in folder.parents:
+            raise ConfigError(
+                f"{self.folder}: the checkpoint folder cannot be the output {output} or hold it: "
+                "give --checkpoint-dir a folder of its own"
+            )
 
 
 @dataclass
@@ -113,7 +124,19 @@ def save_corpus(
     corpus: EncodedCorpus,
     block_words: int,
 ) -> None:
-    """Start a checkpoint folder: the encoded corpus, vocabulary and tokenizer, corpus.json last."""
+    """Start a checkpoint folder: the encoded corpus, vocabulary and tokenizer, corpus.json last.
+    A folder holding files that are not a checkpoint's (a model, the user's) is refused untouched:
+    they would be overwritten now and deleted with the checkpoint."""
+    foreign = sorted(
+        entry.name
+        for entry in (folder.iterdir() if folder.is_dir() else ())
+        if entry.name not in FILES and not entry.name.startswith(".")
+    )
+    if foreign or ((folder / VOCABULARY).exists() and not (folder / CORPUS).exists()):
+        raise ConfigError(
+            f"{folder}: holds {', '.join(foreign or [VOCABULARY])}, not a w2v checkpoint: give "
+            "--checkpoint-dir an empty or new folder"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
