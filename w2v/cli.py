@@ -29,7 +29,6 @@ from w2v.text.tokenizer import SPLITS
 from w2v.training import checkpoint, distributed
 from w2v.training.checkpoint import CheckpointPlan
 from w2v.training.config import TrainConfig
-from w2v.training.continued import RUN_SETTINGS
 from w2v.training.process import tune_for_training
 
 DEFAULT_VECTORS = "vectors.bin"
@@ -42,11 +41,7 @@ def _train(args: argparse.Namespace) -> None:
     given = {name: getattr(args, name) for name in TRAIN_SETTINGS if hasattr(args, name)}
     given.setdefault("threads", distributed.default_threads())
     initial = load_initial(args.init) if args.init else None
-    if initial is None:
-        config = TrainConfig(**given)
-    else:
-        run_defaults = {name: getattr(TrainConfig(), name) for name in RUN_SETTINGS}
-        config = initial.config(run_defaults | given)
+    config = TrainConfig(**given) if initial is None else initial.config(given)
     config.validate()
     check_writable(args.output)
     sources = resolve_sources(
