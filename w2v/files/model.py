@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from tokenizers import Tokenizer
 
+from w2v.text.subwords import SubwordSpec
 from w2v.text.tokenizer import load_tokenizer
 
 
@@ -25,6 +26,11 @@ class Model:
     # takes longer than opening all the rest of a model.
     tokenizer: Tokenizer | Path | None = None
     training: dict[str, Any] | None = None  # the settings it was trained with
+    # A subword model's n-gram settings and its whole input matrix as fastText keeps it: the words'
+    # own rows, then the bucket rows. `vectors` then holds each word's composed vector (the mean of
+    # its rows), what queries and word2vec files use.
+    subwords: SubwordSpec | None = None
+    subword_input: torch.Tensor | None = None  # (V + bucket) x D float32
 
     def loaded_tokenizer(self) -> Tokenizer | None:
         """The tokenizer, read from its file if need be (and kept)."""
