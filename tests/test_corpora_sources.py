@@ -128,6 +128,7 @@ def fake_corpus(tmp_path, monkeypatch):
         archive_bytes=len(data),
         checksum="sha256:" + hashlib.sha256(data).hexdigest(),
         member="fake8/train.txt",
+        text_bytes=len(text.encode()),
     )
     monkeypatch.setitem(registry.CORPORA, "fake8", corpus)
     return corpus, text, tmp_path / "cache"
@@ -195,3 +196,4 @@ def test_named_corpora_record_a_published_size_and_checksum():
         algorithm, digest = corpus.checksum.split(":")
         assert len(digest) == hashlib.new(algorithm).digest_size * 2
         assert corpus.archive_bytes > 0 and corpus.urls
+        assert corpus.text_bytes is None or corpus.text_bytes > corpus.archive_bytes
