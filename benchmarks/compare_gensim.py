@@ -8,7 +8,8 @@ Each run trains both systems, alternating which goes first, each in a child proc
 that its peak memory is its own. Run k seeds both with k, so `--runs 3` gives medians over three
 seeds. gensim gets the same words split into lines of 1,000, as word2vec C cuts sentences (its
 corpus_file mode trains on only the first 10,000 words of a line, and measured on lines of 10,000
-it scored 5 points lower). Both are scored by w2v's
+it scored 5 points lower). Both are scored on the whole evaluation battery (`evaluate` with no
+lists: Google and MSR analogies over the top 30,000 words, nine word-similarity sets) by w2v's
 evaluation, which matches gensim's own protocol. `--hs` trains both with hierarchical softmax
 instead of negative sampling (w2v `--hs --negative 0`, gensim `hs=1, negative=0`). Writes JSON and a markdown table of the figures
 and their ratios. gensim is a benchmark-only dependency: pip install gensim.
@@ -155,17 +156,53 @@ def run_child(run: Run) -> dict:
     figures["words_per_second"] = figures["raw_words"] / figures["train_seconds"]
     # Imported here, not at the top: the gensim child must not load torch, or its memory would
     # count torch's.
-    from w2v.query.evaluate import evaluate_analogies, evaluate_similarity, shipped_list
+    from w2v.query.evaluate import battery_rows, evaluate_battery
     from w2v.query.vectors import load
 
-    vectors = load(run.out)
-    analogies = evaluate_analogies(
-        vectors, shipped_list("questions-words.txt"), restrict_vocab=30000
-    )
-    figures["analogy"] = analogies.overall.accuracy
-    figures["wordsim353"] = evaluate_similarity(vectors, shipped_list("wordsim353.tsv")).spearman
-    figures["simlex999"] = evaluate_similarity(vectors, shipped_list("simlex999.txt")).spearman
+    battery = {
+        battery_name(row.name, row.group): {
+            "kind": row.kind,
+            "score": row.score,
+            "evaluated": row.evaluated,
+            "total": row.total,
+        }
+        for row in battery_rows(evaluate_battery(load(run.out), restrict_vocab=30000))
+    }
+    figures["battery"] = battery
+    # benchmarks/threads.py's columns: the three sets the tables reported before the battery.
+    figures["analogy"] = battery["Google analogies"]["score"]
+    figures["wordsim353"] = battery["WordSim-353"]["score"]
+    figures["simlex999"] = battery["SimLex-999"]["score"]
     return figures
+
+
+def battery_name(name: str, group: str | None) -> str:
+    """A battery row's label: the set's name, or 'set: group' for a group of its sections."""
+    return name if group is None else f"{name}: {group}"
+
+
+def median_or_none(values: list[float | None]) -> float | None:
+    """The median of the values that exist (a score is None where too few words were covered)."""
+    present = [value for value in values if value is not None]
+    return statistics.median(present) if present else None
+
+
+def median_figures(runs: list[dict]) -> dict:
+    """Each figure's median over the runs, the battery's scores and counts set by set."""
+    summary = {
+        key: median_or_none([run[key] for run in runs]) for key in runs[0] if key != "battery"
+    }
+    summary["battery"] = {
+        name: {
+            "kind": row["kind"],
+            **{
+                key: median_or_none([run["battery"][name][key] for run in runs])
+                for key in ("score", "evaluated", "total")
+            },
+        }
+        for name, row in runs[0]["battery"].items()
+    }
+    return summary
 
 
 def resident_mb() -> float:
@@ -209,9 +246,6 @@ def markdown(summary: dict, settings: dict) -> str:
         ("whole command seconds", "wall_seconds", "{:.1f}"),
         ("peak memory MB", "peak_rss_mb", "{:,.0f}"),
         ("peak memory minus the imports' MB", "working_rss_mb", "{:,.0f}"),
-        ("analogy accuracy (top 30k)", "analogy", "{:.4f}"),
-        ("WordSim-353 rho", "wordsim353", "{:.4f}"),
-        ("SimLex-999 rho", "simlex999", "{:.4f}"),
     ]
     lines = [
         f"Corpus `{settings['corpus']}`, {settings['epochs']} epochs, {settings['threads']} threads, "
@@ -227,6 +261,12 @@ def markdown(summary: dict, settings: dict) -> str:
         lines.append(
             f"| {label} | {fmt.format(ours)} | {fmt.format(theirs)} | {ours / theirs:.2f} |"
         )
+    for name, row in summary["w2v"]["battery"].items():
+        measure = "accuracy (top 30k)" if row["kind"] == "analogy" else "rho"
+        ours, theirs = row["score"], summary["gensim"]["battery"][name]["score"]
+        ratio = f"{ours / theirs:.2f}" if ours is not None and theirs else "-"
+        cells = ["-" if score is None else f"{score:.4f}" for score in (ours, theirs)]
+        lines.append(f"| {name} {measure} | {cells[0]} | {cells[1]} | {ratio} |")
     return "\n".join(lines) + "\n"
 
 
@@ -263,10 +303,7 @@ def main() -> None:
                 )
                 results[system].append(figures)
                 print(system, json.dumps(figures), flush=True)
-    summary = {
-        system: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-        for system, runs in results.items()
-    }
+    summary = {system: median_figures(runs) for system, runs in results.items()}
     settings = {
         "corpus": str(args.corpus),
         "model": args.model,

@@ -17,7 +17,13 @@ from w2v.api import load_initial, train
 from w2v.errors import ConfigError, W2VError
 from w2v.fileio import check_not_an_input, check_writable
 from w2v.files.store import convert
-from w2v.query.evaluate import METHODS, evaluate_analogies, evaluate_similarity, shipped_list
+from w2v.query.evaluate import (
+    METHODS,
+    evaluate_analogies,
+    evaluate_battery,
+    evaluate_similarity,
+    format_battery,
+)
 from w2v.query.vectors import load
 from w2v.reports import plots
 from w2v.reports.projector import export_projector
@@ -145,17 +151,20 @@ def _evaluate(args: argparse.Namespace) -> None:
         check_writable(args.report)
     vectors = load(args.vectors)
     analogies, similarities = args.analogies, args.similarity
-    if not analogies and not similarities:
-        analogies = [shipped_list("questions-words.txt")]
-        similarities = [shipped_list("wordsim353.tsv"), shipped_list("simlex999.txt")]
-    results = [
-        evaluate_analogies(vectors, path, restrict_vocab=args.restrict) for path in analogies
-    ]
-    results += [evaluate_similarity(vectors, path) for path in similarities]
+    if analogies or similarities:
+        results = [
+            evaluate_analogies(vectors, path, restrict_vocab=args.restrict, method=args.method)
+            for path in analogies
+        ]
+        results += [evaluate_similarity(vectors, path) for path in similarities]
+        text = "\n\n".join(result.format() for result in results)
+    else:
+        results = evaluate_battery(vectors, restrict_vocab=args.restrict, method=args.method)
+        text = format_battery(results)
     if args.json:
         print(json.dumps([result.to_dict() for result in results], indent=2))
     else:
-        print("\n\n".join(result.format() for result in results))
+        print(text)
     if args.report:
         pictures = plots.available()
         if not pictures:
@@ -327,22 +336,35 @@ def build_parser() -> argparse.ArgumentParser:
     doesnt_match_parser.set_defaults(run=_doesnt_match)
 
     evaluate_parser = commands.add_parser(
-        "evaluate", help="analogy accuracy and word-similarity correlation"
+        "evaluate",
+        help="analogy accuracy and word-similarity correlation; with no lists, the whole battery",
     )
     evaluate_parser.add_argument(
         "--vectors", default=DEFAULT_VECTORS, help="vectors file (default: %(default)s)"
     )
     evaluate_parser.add_argument(
-        "--analogies", nargs="*", default=[], help="files in the questions-words.txt format"
+        "--analogies",
+        nargs="*",
+        default=[],
+        help="analogy sets: questions-words.txt-format files, MSR CSV files (.csv), BATS folders",
     )
     evaluate_parser.add_argument(
-        "--similarity", nargs="*", default=[], help="files of 'word1 word2 score' lines"
+        "--similarity",
+        nargs="*",
+        default=[],
+        help="files of 'word1 word2 score' lines (any whitespace, any scale, a header allowed)",
     )
     evaluate_parser.add_argument(
         "--restrict",
         type=int,
         default=30000,
         help="analogies use only the most frequent words (default: %(default)s)",
+    )
+    evaluate_parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default=METHODS[0],
+        help="analogy method (default: %(default)s)",
     )
     evaluate_parser.add_argument("--json", action="store_true", help="print the results as JSON")
     evaluate_parser.add_argument(

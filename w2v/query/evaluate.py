@@ -1,12 +1,16 @@
 """Intrinsic evaluation of word vectors: word-analogy accuracy and word-pair similarity correlation.
 
 The protocol is the one the literature reports (gensim's ``evaluate_word_analogies`` and
-``evaluate_word_pairs`` with ``case_insensitive=True``), so numbers compare with published ones.
+``evaluate_word_pairs`` with ``case_insensitive=True``; BATS as its authors' vecto asks it), so
+numbers compare with published ones. ``evaluate_battery`` runs every list shipped in
+``corpora/eval``.
 """
 
 from __future__ import annotations
 
+import csv
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,10 +26,42 @@ if TYPE_CHECKING:
     from w2v.query.vectors import KeyedVectors
 
 METHODS = ("3cosadd", "3cosmul")
-SHIPPED_LISTS = ("questions-words.txt", "questions-phrases.txt", "wordsim353.tsv", "simlex999.txt")
+METHOD_NAMES = {"3cosadd": "3CosAdd", "3cosmul": "3CosMul"}
+# The battery `evaluate` runs with no lists: (set name, file in corpora/eval), in the order shown.
+ANALOGY_BATTERY = (
+    ("Google analogies", "questions-words.txt"),
+    ("MSR analogies", "msr-analogies.csv"),
+)
+SIMILARITY_BATTERY = (
+    ("WordSim-353", "wordsim353.tsv"),
+    ("WordSim-353 similarity", "wordsim353-similarity.txt"),
+    ("WordSim-353 relatedness", "wordsim353-relatedness.txt"),
+    ("SimLex-999", "simlex999.txt"),
+    ("MEN", "men3000.txt"),
+    ("Rare Words", "rw-stanford.txt"),
+    ("MTurk-771", "mturk771.txt"),
+    ("RG-65", "rg65.txt"),
+    ("MC-30", "mc30.txt"),
+)
+# The phrase analogies are shipped but left out of the battery: only vectors trained with
+# --phrases hold their words.
+SHIPPED_LISTS = (
+    *(file for _, file in ANALOGY_BATTERY + SIMILARITY_BATTERY),
+    "questions-phrases.txt",
+)
 # In the Google set the first five sections (capitals, currency, city-in-state, family) are
 # semantic, the rest syntactic.
 SEMANTIC_SECTIONS = 5
+# MSR's relation types ("JJ_JJR") grouped by the part of speech of their first tag.
+MSR_GROUPS = {"JJ": "adjectives", "NN": "nouns", "VB": "verbs"}
+# BATS's four categories, by the first letter of a relation file's name ("I01 [noun - plural_reg]").
+BATS_GROUPS = {
+    "I": "inflectional morphology",
+    "D": "derivational morphology",
+    "E": "encyclopedic semantics",
+    "L": "lexicographic semantics",
+}
+MSR_COLUMNS = ("word1", "word2", "word3", "target")
 _MAX_BATCH = 1000
 # Keep each batch's score matrix near 128 MiB of float32 however large restrict_vocab is.
 _SCORE_ELEMENTS = 1 << 25
@@ -62,7 +98,7 @@ class WrongAnswer(NamedTuple):
 
 @dataclass
 class SectionScore:
-    """Analogy counts for one section of a file, or for a group of sections."""
+    """Analogy counts for one section (relation) of a set, or for a group of sections."""
 
     name: str
     correct: int
@@ -104,6 +140,13 @@ class SectionScore:
         return out
 
 
+class SectionGroup(NamedTuple):
+    """A named group of a set's sections (Google's semantic ones, BATS's inflections)."""
+
+    name: str
+    sections: tuple[int, ...]
+
+
 def _combine(name: str, sections: Sequence[SectionScore]) -> SectionScore:
     return SectionScore(
         name,
@@ -116,53 +159,66 @@ def _combine(name: str, sections: Sequence[SectionScore]) -> SectionScore:
 
 @dataclass
 class AnalogyResult:
-    """Accuracy on one analogy file: per section, semantic, syntactic and overall."""
+    """Accuracy on one analogy set: per section (relation), per group of sections and overall."""
 
+    name: str  # the set's name: the battery's ("MSR analogies") or the file's
     path: str
+    form: str  # the form the set came in: "google", "msr" or "bats"
     method: str
     restrict_vocab: int  # rows actually searched: min(requested, vocabulary size)
     sections: list[SectionScore]
+    grouping: list[SectionGroup]
     skipped_lines: int
     missing_words: list[str] = field(default_factory=list)  # kept questions out, in file order
     missing_named: str = ""  # the first few, with near spellings from the vocabulary
 
-    @property
-    def semantic(self) -> SectionScore:
-        """The first five sections together."""
-        return _combine("semantic", self.sections[:SEMANTIC_SECTIONS])
+    kind = "analogy"
 
     @property
-    def syntactic(self) -> SectionScore:
-        """Every section after the fifth together."""
-        return _combine("syntactic", self.sections[SEMANTIC_SECTIONS:])
+    def groups(self) -> list[SectionScore]:
+        """Each group's sections together, in the set's order."""
+        return [_combine(g.name, [self.sections[i] for i in g.sections]) for g in self.grouping]
 
     @property
     def overall(self) -> SectionScore:
         """All sections together."""
         return _combine("total", self.sections)
 
+    @property
+    def score(self) -> float | None:
+        """The battery's score: overall accuracy."""
+        return self.overall.accuracy
+
+    @property
+    def coverage(self) -> float | None:
+        """Questions evaluated / questions in the set."""
+        return self.overall.coverage
+
     def to_dict(self, include_wrong: bool = False) -> dict[str, Any]:
         """JSON-ready summary; the wrong answers only when asked, as they can run to thousands."""
         return {
+            "set": self.name,
+            "kind": self.kind,
+            "score": self.score,
+            "coverage": self.coverage,
             "file": self.path,
+            "form": self.form,
             "method": self.method,
             "restrict_vocab": self.restrict_vocab,
             "skipped_lines": self.skipped_lines,
             "missing_words": self.missing_words,
             "sections": [s.to_dict(include_wrong) for s in self.sections],
-            "semantic": self.semantic.to_dict(),
-            "syntactic": self.syntactic.to_dict(),
+            "groups": [g.to_dict() for g in self.groups],
             "overall": self.overall.to_dict(),
         }
 
     def format(self) -> str:
-        """Plain-text table: a row per section, then semantic, syntactic and total with coverage."""
-        summary = [self.semantic, self.syntactic, self.overall]
+        """Plain-text table: a row per section, then each group and the total with coverage."""
+        summary = [*self.groups, self.overall]
         width = max(len(s.name) for s in [*self.sections, *summary])
         counts = max(len(f"{s.correct}/{s.evaluated}") for s in [*self.sections, *summary])
-        method = {"3cosadd": "3CosAdd", "3cosmul": "3CosMul"}[self.method]
         lines = [
-            f"analogies {Path(self.path).name} ({method}, top {self.restrict_vocab} words)",
+            f"analogies {self.name} ({METHOD_NAMES[self.method]}, top {self.restrict_vocab} words)",
             f"{'section':<{width}}  {'correct':>{counts}}  {'accuracy':>8}",
         ]
 
@@ -186,15 +242,25 @@ class AnalogyResult:
 class SimilarityResult:
     """Correlation between human similarity scores and cosine similarity on one word-pair file."""
 
+    name: str  # the set's name: the battery's ("MEN") or the file's
     path: str
     spearman: float | None  # None when fewer than two pairs, or one side is constant
     pearson: float | None
     pairs_used: int
     pairs_total: int
     skipped_lines: int
+    header: str | None  # the header line, skipped, when the file has one
+    score_range: tuple[float, float]  # lowest and highest human score in the file
     restrict_vocab: int  # rows searched: min(requested, vocabulary size), all rows by default
     missing_words: list[str] = field(default_factory=list)  # kept pairs out, in file order
     missing_named: str = ""  # the first few, with near spellings from the vocabulary
+
+    kind = "similarity"
+
+    @property
+    def score(self) -> float | None:
+        """The battery's score: Spearman's rho."""
+        return self.spearman
 
     @property
     def coverage(self) -> float:
@@ -204,25 +270,33 @@ class SimilarityResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
         return {
+            "set": self.name,
+            "kind": self.kind,
+            "score": self.score,
+            "coverage": self.coverage,
             "file": self.path,
             "spearman": self.spearman,
             "pearson": self.pearson,
             "pairs_used": self.pairs_used,
             "pairs_total": self.pairs_total,
-            "coverage": self.coverage,
             "skipped_lines": self.skipped_lines,
+            "header_lines": int(self.header is not None),
+            "header": self.header,
+            "score_range": list(self.score_range),
             "missing_words": self.missing_words,
             "restrict_vocab": self.restrict_vocab,
         }
 
     def format(self) -> str:
-        """One line: file name, Spearman's rho, Pearson's r, pairs used / pairs in the file."""
+        """One line: set name, Spearman's rho, Pearson's r, pairs used / pairs in the file."""
         rho = "-" if self.spearman is None else f"{self.spearman:.4f}"
         r = "-" if self.pearson is None else f"{self.pearson:.4f}"
         line = (
-            f"{Path(self.path).name}  Spearman rho {rho}  Pearson r {r}  "
+            f"{self.name}  Spearman rho {rho}  Pearson r {r}  "
             f"pairs {self.pairs_used}/{self.pairs_total} ({self.coverage:.1%})"
         )
+        if self.header is not None:
+            line += f"  skipped header line {self.header!r}"
         if self.skipped_lines:
             line += f"  skipped {self.skipped_lines} malformed lines"
         if self.missing_words:
@@ -232,21 +306,83 @@ class SimilarityResult:
         return line
 
 
-def _read_lines(path: str | Path) -> list[str]:
+def _read_text(path: str | Path) -> str:
     try:
         with open(path, encoding="utf-8") as f:
-            return f.read().split("\n")
+            return f.read()
+    except IsADirectoryError as e:
+        raise FormatError(f"{path}: a folder, not a list file") from e
     except OSError as e:
         raise FormatError(f"{path}: cannot read: {e.strerror or e}") from e
     except UnicodeDecodeError as e:
         raise FormatError(f"{path}: not UTF-8 text (bad byte at offset {e.start})") from e
 
 
-def _read_analogies(path: str | Path) -> tuple[list[str], list[int], list[list[str]], int]:
-    """Section names, each question's section and words, and the count of malformed lines."""
+def _read_lines(path: str | Path) -> list[str]:
+    return _read_text(path).split("\n")
+
+
+@dataclass
+class _AnalogySet:
+    """An analogy set as read: pairs (a word and the answers accepted for it, in order of
+    preference) and the questions asked on them, `words[i]:answers[i][0] :: words[j]:?`."""
+
+    form: str
+    relations: list[str]
+    grouping: list[SectionGroup]
+    words: list[str] = field(default_factory=list)
+    answers: list[list[str]] = field(default_factory=list)
+    questions: torch.Tensor = field(default_factory=lambda: torch.empty(0, 2, dtype=torch.long))
+    question_relations: torch.Tensor = field(
+        default_factory=lambda: torch.empty(0, dtype=torch.long)
+    )
+    skipped: int = 0
+
+    def add_questions(self, relations: Sequence[int], quads: Sequence[Sequence[str]]) -> None:
+        """Ask a:b :: c:d for each quad, in the given relations: two pairs a question."""
+        first = len(self.words)
+        for a, b, c, d in quads:
+            self.words += [a, c]
+            self.answers += [[b], [d]]
+        pairs = torch.arange(first, len(self.words)).view(-1, 2)
+        self.questions = torch.cat([self.questions, pairs])
+        self.question_relations = torch.cat(
+            [self.question_relations, torch.tensor(relations, dtype=torch.long)]
+        )
+
+    def add_relation_pairs(self, relation: int, pairs: Sequence[tuple[str, list[str]]]) -> None:
+        """Ask every ordered pair of different pairs of a relation, as BATS does."""
+        first = len(self.words)
+        for word, answers in pairs:
+            self.words.append(word)
+            self.answers.append(answers)
+        n = len(pairs)
+        i, j = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+        different = i != j
+        asked = torch.stack([i[different], j[different]], 1) + first
+        self.questions = torch.cat([self.questions, asked])
+        self.question_relations = torch.cat(
+            [self.question_relations, torch.full((len(asked),), relation)]
+        )
+
+
+def _groups_by_prefix(
+    relations: Sequence[str], names: dict[str, str], width: int
+) -> list[SectionGroup]:
+    """Groups of the relations whose names start with a key of `names`, in order of appearance."""
+    members: dict[str, list[int]] = {}
+    for i, relation in enumerate(relations):
+        group = names.get(relation[:width].upper())
+        if group is not None:
+            members.setdefault(group, []).append(i)
+    return [SectionGroup(name, tuple(sections)) for name, sections in members.items()]
+
+
+def _read_google(path: str | Path) -> _AnalogySet:
+    """The Google format: ``: section`` lines, each followed by lines of four words a b c d."""
     names: list[str] = []
-    question_sections: list[int] = []
-    questions: list[list[str]] = []
+    relations: list[int] = []
+    quads: list[list[str]] = []
     skipped = 0
     for line in _read_lines(path):
         if line.startswith(":"):
@@ -258,14 +394,91 @@ def _read_analogies(path: str | Path) -> tuple[list[str], list[int], list[list[s
         if len(words) != 4 or not names:
             skipped += 1
             continue
-        question_sections.append(len(names) - 1)
-        questions.append(words)
-    if not questions:
+        relations.append(len(names) - 1)
+        quads.append(words)
+    if not quads:
         raise FormatError(
             f"{path}: no analogy questions (expected ': section' lines, each followed by lines of "
             "four words a b c d)"
         )
-    return names, question_sections, questions, skipped
+    grouping = [
+        SectionGroup("semantic", tuple(range(min(SEMANTIC_SECTIONS, len(names))))),
+        SectionGroup("syntactic", tuple(range(SEMANTIC_SECTIONS, len(names)))),
+    ]
+    analogy_set = _AnalogySet("google", names, grouping, skipped=skipped)
+    analogy_set.add_questions(relations, quads)
+    return analogy_set
+
+
+def _read_msr(path: str | Path) -> _AnalogySet:
+    """The MSR CSV: a header naming word1, word2, word3, target and, optionally, type."""
+    rows = csv.DictReader(_read_text(path).splitlines())
+    columns = rows.fieldnames or []
+    if not set(MSR_COLUMNS) <= set(columns):
+        raise FormatError(
+            f"{path}: not an analogy CSV (its header needs the columns {', '.join(MSR_COLUMNS)}; "
+            f"found {', '.join(map(repr, columns)) or 'none'})"
+        )
+    names: dict[str, int] = {}
+    relations: list[int] = []
+    quads: list[list[str]] = []
+    skipped = 0
+    for row in rows:
+        words = [(row[column] or "").strip() for column in MSR_COLUMNS]
+        if not all(words) or any(len(word.split()) != 1 for word in words):
+            skipped += 1
+            continue
+        relation = (row.get("type") or "").strip() or "all"
+        relations.append(names.setdefault(relation, len(names)))
+        quads.append(words)
+    if not quads:
+        raise FormatError(
+            f"{path}: no analogy questions (expected rows of {','.join(MSR_COLUMNS)})"
+        )
+    grouping = _groups_by_prefix(list(names), MSR_GROUPS, 2)
+    analogy_set = _AnalogySet("msr", list(names), grouping, skipped=skipped)
+    analogy_set.add_questions(relations, quads)
+    return analogy_set
+
+
+def _read_bats(folder: Path) -> _AnalogySet:
+    """A BATS folder: a ``*.txt`` file per relation (in subfolders or not) of ``word<TAB>answers``
+    lines, answers separated by ``/``."""
+    files = sorted(folder.rglob("*.txt"), key=lambda file: file.relative_to(folder).as_posix())
+    if not files:
+        raise FormatError(f"{folder}: no BATS relation files (*.txt) in the folder")
+    relations = [file.stem for file in files]
+    analogy_set = _AnalogySet("bats", relations, _groups_by_prefix(relations, BATS_GROUPS, 1))
+    for relation, file in enumerate(files):
+        pairs: list[tuple[str, list[str]]] = []
+        for line in _read_lines(file):
+            line = line.strip()
+            if not line:
+                continue
+            fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
+            answers = [a.strip() for a in fields[-1].split("/") if a.strip()]
+            if len(fields) != 2 or not fields[0] or not answers:
+                analogy_set.skipped += 1
+                continue
+            pairs.append((fields[0], answers))
+        analogy_set.add_relation_pairs(relation, pairs)
+    if not len(analogy_set.questions):
+        raise FormatError(
+            f"{folder}: no analogy questions (expected relation files of at least two "
+            "'word<TAB>answer1/answer2' lines)"
+        )
+    return analogy_set
+
+
+def _read_analogy_set(path: str | Path) -> _AnalogySet:
+    """Read an analogy set in the form it comes in: a folder is BATS, a ``.csv`` file MSR's CSV,
+    any other file the Google format."""
+    path = Path(path)
+    if path.is_dir():
+        return _read_bats(path)
+    if path.suffix.lower() == ".csv":
+        return _read_msr(path)
+    return _read_google(path)
 
 
 def _analogy_scores(
@@ -312,7 +525,11 @@ def _case_groups(
 
 
 def _answer(
-    unit: torch.Tensor, question_ids: torch.Tensor, mask_rows: torch.Tensor, method: str
+    unit: torch.Tensor,
+    question_ids: torch.Tensor,
+    expected_ids: torch.Tensor,
+    mask_rows: torch.Tensor,
+    method: str,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Each question's best row outside the question words, its score, and the expected's score."""
     rows = unit.shape[0]
@@ -323,12 +540,26 @@ def _answer(
         for start in range(0, len(question_ids), batch):
             q = question_ids[start : start + batch]
             scores = _analogy_scores(unit, q, method, buffers[:, : len(q)])
-            expected_score.append(scores.gather(1, q[:, 3:]).squeeze(1))
-            scores.scatter_(1, mask_rows[q[:, :3]].flatten(1), -math.inf)
+            expected = expected_ids[start : start + batch, None]
+            expected_score.append(scores.gather(1, expected).squeeze(1))
+            scores.scatter_(1, mask_rows[q].flatten(1), -math.inf)
             best, row = scores.max(1)
             got.append(row)
             got_score.append(best)
     return torch.cat(got), torch.cat(got_score), torch.cat(expected_score)
+
+
+def _padded(rows: Sequence[Sequence[int]]) -> torch.Tensor:
+    """The ragged `rows` as one tensor, each row padded with -1 to the widest."""
+    lengths = torch.tensor([len(row) for row in rows], dtype=torch.long)
+    flat = torch.tensor([value for row in rows for value in row], dtype=torch.long)
+    width = max(1, int(lengths.max())) if len(rows) else 1
+    out = torch.full((len(rows), width), -1, dtype=torch.long)
+    starts = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+    out[
+        torch.repeat_interleave(torch.arange(len(rows)), lengths), torch.arange(len(flat)) - starts
+    ] = flat
+    return out
 
 
 def evaluate_analogies(
@@ -336,47 +567,89 @@ def evaluate_analogies(
     path: str | Path,
     restrict_vocab: int = 30000,
     method: str = "3cosadd",
+    name: str | None = None,
 ) -> AnalogyResult:
-    """Accuracy on a ``questions-words.txt``-style file, answering a:b :: c:? among the top rows."""
+    """Accuracy on an analogy set (Google format, MSR CSV or BATS folder), answering
+    a:b :: c:? among the top `restrict_vocab` rows.
+
+    A question counts when a, c, one of a's answers (the first found is b) and one of c's answers
+    are among those rows; any of c's answers is right.
+    """
     method = method.lower()
     if method not in METHODS:
         raise ConfigError(f"unknown analogy method {method!r}; choose from {', '.join(METHODS)}")
     rows = kv.search_limit(restrict_vocab)
-    names, question_sections, questions, skipped = _read_analogies(path)
-
+    analogy_set = _read_analogy_set(path)
     index = lowercase_index(kv.words, rows)
-    kept: list[int] = []  # questions whose four words are all among the first `rows` words
-    ids: list[list[int]] = []
-    for i, words in enumerate(questions):
-        found = [index.get(w.lower(), -1) for w in words]
-        if -1 not in found:
-            kept.append(i)
-            ids.append(found)
 
-    sections = [SectionScore(name, 0, 0, 0) for name in names]
-    for s in question_sections:
-        sections[s].total += 1
-    if ids:
+    word_rows = torch.tensor([index.get(w.lower(), -1) for w in analogy_set.words])
+    found = [
+        [index[a.lower()] for a in answers if a.lower() in index] for answers in analogy_set.answers
+    ]
+    answer_rows = _padded(found)
+    # The answer a question shows for b and for the expected word: the first found, or listed.
+    shown = [
+        next((a for a in answers if a.lower() in index), answers[0])
+        for answers in analogy_set.answers
+    ]
+    first, second = analogy_set.questions[:, 0], analogy_set.questions[:, 1]
+    ids = torch.stack([word_rows[first], answer_rows[first, 0], word_rows[second]], 1)
+    accepted = answer_rows[second]
+    kept = torch.nonzero((ids >= 0).all(1) & (accepted[:, 0] >= 0)).squeeze(1)
+    relation = analogy_set.question_relations
+
+    n_relations = len(analogy_set.relations)
+    total = torch.bincount(relation, minlength=n_relations).tolist()
+    evaluated = torch.bincount(relation[kept], minlength=n_relations).tolist()
+    correct_counts = [0] * n_relations
+    sections = [
+        SectionScore(relation_name, 0, evaluated[i], total[i])
+        for i, relation_name in enumerate(analogy_set.relations)
+    ]
+    if len(kept):
         group, mask_rows = _case_groups(kv.words, index, rows)
-        question_ids = torch.tensor(ids)
         got, got_score, expected_score = _answer(
-            kv.unit_vectors()[:rows], question_ids, mask_rows, method
+            kv.unit_vectors()[:rows], ids[kept], accepted[kept, 0], mask_rows, method
         )
-        correct = (group[got] == question_ids[:, 3]).tolist()
-        answers = zip(
-            kept, correct, got.tolist(), got_score.tolist(), expected_score.tolist(), strict=True
+        # The answer's case group against each accepted answer's (their rows are group heads).
+        right = (group[got][:, None] == accepted[kept]).any(1)
+        correct_counts = torch.bincount(relation[kept][right], minlength=n_relations).tolist()
+        for k in torch.nonzero(~right).squeeze(1).tolist():
+            q = int(kept[k])
+            i, j = int(first[q]), int(second[q])
+            question = (analogy_set.words[i], shown[i], analogy_set.words[j])
+            answer = WrongAnswer(
+                question,
+                shown[j],
+                kv.words[int(got[k])],
+                float(expected_score[k]),
+                float(got_score[k]),
+            )
+            sections[int(relation[q])].wrong.append(answer)
+    for section, correct in zip(sections, correct_counts, strict=True):
+        section.correct = correct
+    # A pair's answers keep questions out only when none of them is found.
+    asked = (
+        word
+        for pair_word, answers, rows_found in zip(
+            analogy_set.words, analogy_set.answers, found, strict=True
         )
-        for i, right, row, score, expected in answers:
-            section = sections[question_sections[i]]
-            section.evaluated += 1
-            if right:
-                section.correct += 1
-            else:
-                a, b, c, d = questions[i]
-                section.wrong.append(WrongAnswer((a, b, c), d, kv.words[row], expected, score))
-    missing = _missing(kv.words, index, (w for words in questions for w in words))
+        for word in [pair_word, *([] if rows_found else answers)]
+    )
+    missing = _missing(index, asked)
     named = name_missing(missing[:MISSING_NAMED], kv.words)
-    return AnalogyResult(str(path), method, rows, sections, skipped, missing, named)
+    return AnalogyResult(
+        name or Path(path).name,
+        str(path),
+        analogy_set.form,
+        method,
+        rows,
+        sections,
+        analogy_set.grouping,
+        analogy_set.skipped,
+        missing,
+        named,
+    )
 
 
 def _average_ranks(x: torch.Tensor) -> torch.Tensor:
@@ -405,36 +678,59 @@ def _pearson(x: torch.Tensor, y: torch.Tensor) -> float | None:
     return max(-1.0, min(1.0, float((xc * yc).sum() / denom)))
 
 
-def _read_pairs(path: str | Path) -> tuple[list[tuple[str, str, float]], int]:
-    """Well-formed (word1, word2, score) pairs and the count of malformed lines."""
+# Tabs (with any spaces around them) separate a line's three fields when it has three so, so that
+# a tab-separated file may hold phrases with spaces; other lines split at any whitespace.
+_TAB_FIELDS = re.compile(r"\s*\t\s*")
+
+
+def _pair(line: str) -> tuple[str, str, float] | None:
+    """A line's (word1, word2, score), or None when it is not one."""
+    fields = _TAB_FIELDS.split(line)
+    if len(fields) != 3:
+        fields = line.split()
+    if len(fields) != 3:
+        return None
+    w1, w2, text = fields
+    try:
+        score = float(text)
+    except ValueError:
+        return None
+    return (w1, w2, score) if w1 and w2 and math.isfinite(score) else None
+
+
+def _read_pairs(path: str | Path) -> tuple[list[tuple[str, str, float]], int, str | None]:
+    """Well-formed (word1, word2, score) pairs, the count of malformed lines, and the header: the
+    first line that is neither blank nor a ``#`` comment, when it is not a pair."""
     pairs: list[tuple[str, str, float]] = []
     skipped = 0
+    header = None
+    first = True
     for line in _read_lines(path):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
-        try:
-            w1, w2, text = fields
-            score = float(text)
-        except ValueError:
+        pair = _pair(line)
+        if pair is not None:
+            pairs.append(pair)
+        elif first:
+            header = line
+        else:
             skipped += 1
-            continue
-        if not (w1 and w2 and math.isfinite(score)):
-            skipped += 1
-            continue
-        pairs.append((w1, w2, score))
+        first = False
     if not pairs:
         raise FormatError(f"{path}: no word pairs (expected lines 'word1 word2 score')")
-    return pairs, skipped
+    return pairs, skipped, header
 
 
 def evaluate_similarity(
-    kv: KeyedVectors, path: str | Path, restrict_vocab: int | None = None
+    kv: KeyedVectors,
+    path: str | Path,
+    restrict_vocab: int | None = None,
+    name: str | None = None,
 ) -> SimilarityResult:
     """Spearman's rho and Pearson's r of a word-pair file's human scores against cosines."""
     rows = kv.search_limit(restrict_vocab)
-    pairs, skipped = _read_pairs(path)
+    pairs, skipped, header = _read_pairs(path)
     index = lowercase_index(kv.words, rows)
     left, right, human = [], [], []
     for w1, w2, score in pairs:
@@ -451,14 +747,114 @@ def evaluate_similarity(
         gold = torch.tensor(human, dtype=torch.float64)
         spearman = _pearson(_average_ranks(gold), _average_ranks(cosine))
         pearson = _pearson(gold, cosine)
-    missing = _missing(kv.words, index, (w for w1, w2, _ in pairs for w in (w1, w2)))
+    missing = _missing(index, (w for w1, w2, _ in pairs for w in (w1, w2)))
     named = name_missing(missing[:MISSING_NAMED], kv.words)
+    scores = [score for _, _, score in pairs]
     return SimilarityResult(
-        str(path), spearman, pearson, len(left), len(pairs), skipped, rows, missing, named
+        name or Path(path).name,
+        str(path),
+        spearman,
+        pearson,
+        len(left),
+        len(pairs),
+        skipped,
+        header,
+        (min(scores), max(scores)),
+        rows,
+        missing,
+        named,
     )
 
 
-def _missing(words: Sequence[str], index: dict[str, int], asked: Iterable[str]) -> list[str]:
+def evaluate_battery(
+    kv: KeyedVectors, restrict_vocab: int = 30000, method: str = "3cosadd"
+) -> list[AnalogyResult | SimilarityResult]:
+    """Every set of the shipped battery: the analogy sets, then the word-similarity sets."""
+    results: list[AnalogyResult | SimilarityResult] = [
+        evaluate_analogies(kv, shipped_list(file), restrict_vocab, method, name)
+        for name, file in ANALOGY_BATTERY
+    ]
+    results += [
+        evaluate_similarity(kv, shipped_list(file), name=name) for name, file in SIMILARITY_BATTERY
+    ]
+    return results
+
+
+class BatteryRow(NamedTuple):
+    """A line of the battery's table: a set, or a group of an analogy set's sections."""
+
+    name: str
+    group: str | None
+    kind: str
+    score: float | None
+    evaluated: int
+    total: int
+
+
+def battery_rows(results: Sequence[AnalogyResult | SimilarityResult]) -> list[BatteryRow]:
+    """A row per set and, under each analogy set, a row per group of its sections."""
+    rows = []
+    for result in results:
+        if isinstance(result, AnalogyResult):
+            overall = result.overall
+            rows.append(
+                BatteryRow(
+                    result.name, None, result.kind, result.score, overall.evaluated, overall.total
+                )
+            )
+            rows += [
+                BatteryRow(result.name, g.name, result.kind, g.accuracy, g.evaluated, g.total)
+                for g in result.groups
+            ]
+        else:
+            rows.append(
+                BatteryRow(
+                    result.name,
+                    None,
+                    result.kind,
+                    result.score,
+                    result.pairs_used,
+                    result.pairs_total,
+                )
+            )
+    return rows
+
+
+def score_legend(results: Sequence[AnalogyResult | SimilarityResult]) -> str:
+    """What the battery's score means for each kind of set in `results`."""
+    analogies = [r for r in results if isinstance(r, AnalogyResult)]
+    parts = []
+    if analogies:
+        first = analogies[0]
+        parts.append(
+            f"accuracy for analogies ({METHOD_NAMES[first.method]}, top {first.restrict_vocab:,} words)"
+        )
+    if any(isinstance(r, SimilarityResult) for r in results):
+        parts.append("Spearman's rho for word similarity")
+    return "; ".join(parts)
+
+
+def coverage_text(evaluated: int, total: int) -> str:
+    """'evaluated/total (share)', as the battery's table shows coverage."""
+    share = f"{evaluated / total:.1%}" if total else "-"
+    return f"{evaluated:,}/{total:,} ({share})"
+
+
+def format_battery(results: Sequence[AnalogyResult | SimilarityResult]) -> str:
+    """The battery's plain-text table: set, kind, score and coverage, groups indented under sets."""
+    rows = battery_rows(results)
+    names = [row.name if row.group is None else f"  {row.group}" for row in rows]
+    width = max(len("set"), *map(len, names))
+    lines = [f"{'set':<{width}}  {'kind':<10}  {'score':>6}  coverage"]
+    for name, row in zip(names, rows, strict=True):
+        score = "-" if row.score is None else f"{row.score:.4f}"
+        lines.append(
+            f"{name:<{width}}  {row.kind:<10}  {score:>6}  {coverage_text(row.evaluated, row.total)}"
+        )
+    return "\n".join([*lines, f"score: {score_legend(results)}"])
+
+
+def _missing(index: dict[str, int], asked: Iterable[str]) -> list[str]:
     """The asked words with no case variant among the searched rows, each once, in order."""
     return [word for word in dict.fromkeys(asked) if word.lower() not in index]
 

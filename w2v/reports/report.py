@@ -1,5 +1,5 @@
-"""A markdown report of an evaluation: analogy tables with accuracy bars, the worst-answered
-questions, word-similarity correlations."""
+"""A markdown report of an evaluation: the battery's summary table, analogy tables per section and
+group with accuracy bars, the worst-answered questions, word-similarity correlations."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from w2v.fileio import atomic_write, beside
-from w2v.query.evaluate import AnalogyResult, SectionScore, SimilarityResult
+from w2v.query.evaluate import (
+    METHOD_NAMES,
+    AnalogyResult,
+    SectionScore,
+    SimilarityResult,
+    battery_rows,
+    coverage_text,
+    score_legend,
+)
 from w2v.reports import plots
 
 BAR_WIDTH = 20
@@ -44,9 +52,9 @@ def _section_row(section: SectionScore, bold: bool = False) -> str:
 
 
 def _analogy_section(result: AnalogyResult, picture: str | None, worst: int) -> list[str]:
-    method = {"3cosadd": "3CosAdd", "3cosmul": "3CosMul"}[result.method]
+    method = METHOD_NAMES[result.method]
     lines = [
-        f"## Analogies: {_cell(Path(result.path).name)}",
+        f"## Analogies: {_cell(result.name)}",
         "",
         f"{method} over the {result.restrict_vocab:,} most frequent words; a question counts when "
         "its four words are among them.",
@@ -54,10 +62,7 @@ def _analogy_section(result: AnalogyResult, picture: str | None, worst: int) -> 
         "| section | correct | evaluated | questions | accuracy | |",
         "|---|---:|---:|---:|---:|---|",
         *(_section_row(section) for section in result.sections),
-        *(
-            _section_row(section, bold=True)
-            for section in (result.semantic, result.syntactic, result.overall)
-        ),
+        *(_section_row(section, bold=True) for section in (*result.groups, result.overall)),
         "",
     ]
     if result.skipped_lines:
@@ -91,20 +96,45 @@ def _analogy_section(result: AnalogyResult, picture: str | None, worst: int) -> 
     return [*lines, ""]
 
 
+def _summary_section(results: Sequence[AnalogyResult | SimilarityResult]) -> list[str]:
+    lines = [
+        "## Summary",
+        "",
+        f"Score: {score_legend(results)}.",
+        "",
+        "| set | kind | score | coverage |",
+        "|---|---|---:|---:|",
+    ]
+    for row in battery_rows(results):
+        name = _cell(row.name if row.group is None else f"{row.name}: {row.group}")
+        score = "-" if row.score is None else f"{row.score:.4f}"
+        coverage = coverage_text(row.evaluated, row.total)
+        lines.append(f"| {name} | {row.kind} | {score} | {coverage} |")
+    return [*lines, ""]
+
+
 def _similarity_section(results: Sequence[SimilarityResult]) -> list[str]:
     lines = [
         "## Word similarity",
         "",
-        "| file | Spearman rho | Pearson r | pairs used | |",
-        "|---|---:|---:|---:|---|",
+        "| set | Spearman rho | Pearson r | pairs used | human scores | |",
+        "|---|---:|---:|---:|---:|---|",
     ]
+    notes = []
     for result in results:
         rho = "-" if result.spearman is None else f"{result.spearman:.4f}"
         r = "-" if result.pearson is None else f"{result.pearson:.4f}"
         pairs = f"{result.pairs_used}/{result.pairs_total} ({result.coverage:.1%})"
+        low, high = result.score_range
         bar = _bar(max(result.spearman, 0.0)) if result.spearman is not None else ""
-        lines.append(f"| {_cell(Path(result.path).name)} | {rho} | {r} | {pairs} | {bar} |")
-    return [*lines, ""]
+        lines.append(
+            f"| {_cell(result.name)} | {rho} | {r} | {pairs} | {low:g} to {high:g} | {bar} |"
+        )
+        if result.header is not None:
+            notes.append(f"{_cell(result.name)}: header line skipped (`{result.header}`).")
+        if result.skipped_lines:
+            notes.append(f"{_cell(result.name)}: {result.skipped_lines} malformed lines skipped.")
+    return [*lines, "", *(f"{note}\n" for note in notes)]
 
 
 def write_report(
@@ -118,7 +148,7 @@ def write_report(
     `pictures` is set (`REPORT.FILE.png`); return the paths written."""
     path = Path(path)
     written: list[Path] = []
-    lines = [f"# Evaluation of {_cell(Path(vectors_path).name)}", ""]
+    lines = [f"# Evaluation of {_cell(Path(vectors_path).name)}", "", *_summary_section(results)]
     for result in results:
         if isinstance(result, AnalogyResult):
             picture = None
