@@ -19,7 +19,10 @@ import torch.distributed as dist
 
 from w2v.errors import ConfigError
 
-SYNC_EVERY = 1_000_000  # words trained by all ranks together between two syncs
+# Words trained by all ranks together between two syncs. Measured on wiki17m, one epoch, one
+# thread a rank: 2 ranks scored 11.0% Google analogies at 1,000,000 and 13.5% at 200,000, against
+# 12.0% for one process.
+SYNC_EVERY = 200_000
 
 
 @dataclass
@@ -111,16 +114,18 @@ def sum_tallies(loss: float, pairs: int, device: torch.device) -> tuple[float, i
 
 
 class Sync:
-    """Adds up the ranks' changes to the matrices since the last sync.
+    """Merges the ranks' changes to the matrices since the last sync.
 
-    Each rank trains its own copy; at a sync every rank's matrix becomes
-    `base + sum over ranks of (copy - base)`, as `ParallelSpans` merges its threads. Summing the
-    changes rather than averaging the matrices keeps every update whole: a word that only one rank
-    saw in the interval (most words, in a large vocabulary) gets its full update, where an average
-    would divide it by the number of ranks and so slow training of rare words N-fold. The cost is
-    that frequent words get N ranks' updates computed from the same start, which stays stable
-    when the interval is short against the vocabulary (the same reason the threads' rounds are
-    short). The traffic is both matrices once per sync: 2 x vocabulary x dim floats.
+    Each rank trains its own copy from the same base. A row that one rank changed (most rows, in a
+    large vocabulary) takes that change whole; averaging the matrices would divide it by the
+    number of ranks and slow training of rare words N-fold. A row that several ranks changed takes
+    the sum of their changes scaled by how far they agree: by sum |change|^2 / |sum of changes|^2,
+    1 for changes at right angles (independent steps, which add) falling to 1 / ranks for equal
+    ones (steps towards the same point, which a sum would overshoot), but never below two ranks'
+    worth. Measured on wiki17m, one epoch: the plain sum trained 2 ranks well but sent 4 ranks'
+    frequent words off (0.03% analogy accuracy); the mean left 2 ranks at 7.0% where one process
+    gets 12.0%; this rule keeps 2 ranks' sum and gives 4 ranks 9.7%. The traffic is both matrices
+    and one sum a row per sync: (dim + 1) x rows floats per matrix.
     """
 
     def __init__(self, matrices: tuple[torch.Tensor, ...]):
@@ -132,6 +137,14 @@ class Sync:
     def __call__(self) -> None:
         for matrix, base in zip(self.matrices, self.bases, strict=True):
             matrix.sub_(base)
+            squares = matrix.square().sum(dim=1)
             dist.all_reduce(matrix)
+            dist.all_reduce(squares)
+            summed = matrix.square().sum(dim=1)
+            world = dist.get_world_size()
+            # Rows no rank changed have 0 / 0: any scale of a zero change is zero.
+            floor = min(1.0, 2.0 / world)
+            scale = (squares / summed.clamp(min=1e-30)).clamp_(min=floor, max=1.0)
+            matrix.mul_(scale.unsqueeze(1))
             matrix.add_(base)
             base.copy_(matrix)
