@@ -2,12 +2,16 @@
 tokenizer and the training settings.
 
     MODEL/vectors.safetensors  "vectors": the V x D float32 input vectors, row i for word i;
-                               "output_vectors": the output matrix, when known
+                               "output_vectors": the output matrix, when known;
+                               "subword_input": a subword model's (V + bucket) x D input matrix,
+                               the words' own rows then the n-gram rows (its "vectors" are then
+                               the words' composed vectors)
     MODEL/vocab.txt            `word count` lines, most frequent first (w2v.text.vocab's format);
                                every count is 0 when the counts are unknown
     MODEL/tokenizer.json       the tokenizers pipeline, when known
     MODEL/config.json          {"format": "w2v", "version": 1, "words": V, "dim": D,
-                                "counts": known or not, "training": the TrainConfig or null}
+                                "counts": known or not, "training": the TrainConfig or null,
+                                "subwords": {"minn", "maxn", "bucket"} or null}
 
 safetensors is a JSON header and raw little-endian tensor data, so reading it runs no code (unlike
 torch.load's pickle), and the tensors are memory-mapped: a model opens at once whatever its size,
@@ -20,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,7 @@ from w2v.errors import ConfigError, FormatError
 from w2v.fileio import atomic_folder, read_tensors, read_versioned_json, write_tensors
 from w2v.files.model import Model
 from w2v.files.words import check_words, first_duplicate
+from w2v.text.subwords import SubwordSpec
 from w2v.text.tokenizer import save_tokenizer
 from w2v.text.vocab import Vocabulary
 
@@ -72,6 +78,16 @@ def write_native(path: str | os.PathLike, model: Model) -> list[Path]:
             )
     if model.counts is not None and len(model.counts) != len(words):
         raise ConfigError(f"{len(model.counts)} counts for {len(words)} words")
+    if (model.subwords is None) != (model.subword_input is None):
+        raise ConfigError("a subword model needs both its n-gram settings and its input matrix")
+    if model.subwords is not None:
+        rows = len(words) + model.subwords.bucket
+        tensors["subword_input"] = _matrix("the subword input matrix", model.subword_input, rows)
+        if tensors["subword_input"].shape[1] != tensors["vectors"].shape[1]:
+            raise ConfigError(
+                f"the subword input matrix of shape {tuple(model.subword_input.shape)} does not "
+                f"match the vectors' {tuple(model.vectors.shape)}"
+            )
     _check_replaceable(folder)
     known = model.counts is not None
     counts = np.asarray(model.counts if known else np.zeros(len(words)), dtype=np.int64)
@@ -82,6 +98,7 @@ def write_native(path: str | os.PathLike, model: Model) -> list[Path]:
         "dim": tensors["vectors"].shape[1],
         "counts": known,
         "training": model.training,
+        "subwords": None if model.subwords is None else asdict(model.subwords),
     }
     names = [TENSORS, VOCABULARY] + ([TOKENIZER] if model.tokenizer is not None else []) + [CONFIG]
     with atomic_folder(folder) as temporary:
@@ -105,8 +122,17 @@ def read_native(path: str | os.PathLike) -> Model:
     vectors = tensors.get("vectors")
     if vectors is None:
         raise FormatError(f"{folder / TENSORS}: holds no 'vectors' tensor")
-    expected = (config["words"], config["dim"])
+    subwords = _subwords(folder / CONFIG, config.get("subwords"))
+    if (subwords is None) != ("subword_input" not in tensors):
+        raise FormatError(
+            f"{folder / TENSORS}: the subword input matrix is "
+            f"{'missing' if subwords else 'there'}, but {CONFIG} says the model has "
+            f"{'' if subwords else 'no '}subwords"
+        )
     for name, tensor in tensors.items():
+        expected = (config["words"], config["dim"])
+        if name == "subword_input" and subwords is not None:
+            expected = (config["words"] + subwords.bucket, config["dim"])
         if tuple(tensor.shape) != expected or tensor.dtype != torch.float32:
             raise FormatError(
                 f"{folder / TENSORS}: '{name}' is {tensor.dtype} of shape {tuple(tensor.shape)}, "
@@ -120,6 +146,8 @@ def read_native(path: str | os.PathLike) -> Model:
         tensors.get("output_vectors"),
         tokenizer_path if tokenizer_path.is_file() else None,
         config["training"],
+        subwords,
+        tensors.get("subword_input"),
     )
 
 
@@ -161,6 +189,20 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not isinstance(config.get("training", ()), dict | None):
         raise FormatError(f"{path}: 'training' is missing, or neither settings nor null")
     return config
+
+
+def _subwords(path: Path, settings: Any) -> SubwordSpec | None:
+    """The n-gram settings config.json holds (absent in folders of word models)."""
+    if settings is None:
+        return None
+    keys = {"minn", "maxn", "bucket"}
+    if (
+        not isinstance(settings, dict)
+        or set(settings) != keys
+        or not all(type(value) is int and value >= 0 for value in settings.values())
+    ):
+        raise FormatError(f"{path}: 'subwords' is not minn, maxn and bucket, integers from 0 up")
+    return SubwordSpec(**settings)
 
 
 def _read_vocabulary(path: Path, size: int) -> Vocabulary:

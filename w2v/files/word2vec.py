@@ -8,6 +8,11 @@ so a word may hold any other character, such as the no-break spaces of fastText'
 is at most 4096 bytes of UTF-8, which lets the binary reader find where a record's word ends within
 a bounded run of bytes.
 
+GloVe's text files are the text format without the header line (gensim's `no_header`): the reader
+takes a file for one when asked, or, asked to find out, when its first line is not the two positive
+integers of a header but a word and D numbers, and the next line, if any, is a word and D numbers
+too.
+
 The reader tells the formats apart by the line after the header: the file is text when that line
 is a word followed by exactly D whitespace-separated numbers, and binary otherwise. Every valid text
 file passes, and float bytes practically never spell out D numbers before a newline. A text file
@@ -64,6 +69,8 @@ _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # them: random float bytes pass with odds of about (95 / 256) ** 16, under one in a million.
 _TEXT_SIGNAL_BYTES = 16
 _UNICODE_ERRORS = ("strict", "replace", "ignore")
+# A file without a header is sniffed on a first line of at most this many numbers' worth of bytes.
+_HEADERLESS_SNIFF_DIM = 4096
 
 
 def write_word2vec(
@@ -87,18 +94,36 @@ def write_word2vec(
 
 
 def read_word2vec(
-    path: str | os.PathLike, unicode_errors: str = "strict"
+    path: str | os.PathLike, unicode_errors: str = "strict", no_header: bool | None = False
 ) -> tuple[list[str], torch.Tensor]:
     """Read a word2vec file, binary or text (detected), into its words and a V x D tensor.
 
     Words that are not valid UTF-8 refuse the file when `unicode_errors` is "strict", and decode
     with Python's "replace" or "ignore" error handler otherwise, as gensim's option of that name.
+    `no_header` True reads a text file without the header line, as GloVe writes them; None finds
+    out whether the file has one (see the module's description); False requires it.
     """
     if unicode_errors not in _UNICODE_ERRORS:
         raise ConfigError(
             f"unicode_errors must be 'strict', 'replace' or 'ignore', not {unicode_errors!r}"
         )
     data = _map_file(path)
+    if no_header is None:
+        no_header = _is_headerless(data)
+    if no_header:
+        first = _first_line(data, 0, _HEADERLESS_SNIFF_DIM)
+        dim = len(first.split()) - 1
+        if (
+            dim < 1
+            or len(first) == _WORD_MAX_BYTES + _SNIFF_VALUE_MAX_BYTES * _HEADERLESS_SNIFF_DIM
+        ):
+            raise FormatError(
+                f"{path}: line 1 is not a word and its numbers, as a file without a header "
+                "line starts"
+            )
+        end = _content_end(data, 0)
+        line_count = _count_newlines(data, 0, end) + 1
+        return _read_text(path, data, 0, line_count, dim, unicode_errors, first_line=1)
     vocab_size, dim, body_start = _parse_header(path, data)
     # The smallest possible text record, a one-byte word and D one-digit numbers with their
     # separators, takes 2 * D + 1 bytes; binary records are larger.
@@ -120,6 +145,29 @@ def read_word2vec(
                 f"{path}: line 2 {text_problem}, and the file does not read as binary either"
             ) from binary_error
         raise
+
+
+def starts_with_header(path: str | os.PathLike) -> bool:
+    """Whether the file's first bytes (after any whitespace) are a digit, as a word2vec header's."""
+    with open(path, "rb") as file:
+        start = file.read(_HEADER_MAX_BYTES).lstrip()
+    return start[:1].isdigit()
+
+
+def _is_headerless(data: mmap.mmap) -> bool:
+    """Whether the file is text without a header line (GloVe's): its first line is a word and D
+    numbers, not two positive integers, and so is the next line if there is one."""
+    first = _first_line(data, 0, _HEADERLESS_SNIFF_DIM)
+    fields = first.split()
+    if len(fields) < 2 or (len(fields) == 2 and all(f.isdigit() and int(f) > 0 for f in fields)):
+        return False
+    dim = len(fields) - 1
+    if _text_row_problem(first, dim) is not None:
+        return False
+    second_start = len(first) + 1
+    if _content_end(data, second_start) == second_start:
+        return True
+    return _text_row_problem(_first_line(data, second_start, dim), dim) is None
 
 
 def _float32_matrix(words: list[str], vectors: torch.Tensor) -> np.ndarray:
@@ -246,8 +294,10 @@ def _read_text(
     vocab_size: int,
     dim: int,
     unicode_errors: str,
+    first_line: int = 2,
 ) -> tuple[list[str], torch.Tensor]:
-    """Parse the lines after the header, a chunk at a time, straight into a V x D matrix."""
+    """Parse the lines from `start` (line number `first_line`), a chunk at a time, straight into
+    a V x D matrix."""
     # Whitespace-only lines at the end are no records; counting the rest first reports a wrong
     # count before any parsing, as for a file cut short.
     end = _content_end(data, start)
@@ -273,15 +323,15 @@ def _read_text(
         # Splitting at most dim + 1 times bounds the fields a hostile overlong line can make.
         fields = [line.split(maxsplit=dim + 1) for line in lines]
         if set(map(len, fields)) != {dim + 1}:
-            _raise_first_bad_line(path, lines, row + 2, dim)
+            _raise_first_bad_line(path, lines, row + first_line, dim)
         raw_words = [line_fields.pop(0) for line_fields in fields]
         try:
             matrix[row : row + len(lines)] = np.array(fields, dtype=np.float32)
         except ValueError:
-            _raise_first_bad_line(path, lines, row + 2, dim)
+            _raise_first_bad_line(path, lines, row + first_line, dim)
         encoded_words.append(b" ".join(raw_words) + b" ")
         row += len(lines)
-    words = _decode_words(path, b"".join(encoded_words), "line", 2, unicode_errors)
+    words = _decode_words(path, b"".join(encoded_words), "line", first_line, unicode_errors)
     return words, torch.from_numpy(matrix)
 
 

@@ -1,7 +1,8 @@
 """Word vectors as a torch embedding layer, and raw text turned into the id tensors that layer reads.
 
 Id layout with padding (the default): id 0 is padding (a zero row, the layer's `padding_idx`), id 1
-is any word outside the vocabulary, and the vocabulary's row i is id i + 2. The unknown row starts at
+is any word outside the vocabulary, and the vocabulary's row i is id i + 2. (A subword model gives
+the words of given texts outside its vocabulary rows of their own instead: `KeyedVectors.covering`.) The unknown row starts at
 zero rather than at the mean vector: a word the vectors never saw says nothing, so it adds nothing
 to a sum or mean of embeddings; fine-tuning can still learn it, while padding stays zero. Without
 padding the ids are the vocabulary's rows exactly, so a text must hold only known words.
@@ -86,12 +87,14 @@ class TextEncoder:
             return ids
         if (ids == UNKNOWN_ID).any():
             raise OutOfVocabularyError(
-                "not in the vocabulary (use padding=True to map them to the unknown id): "
-                + ", ".join(repr(word) for word in self._unknown_words(texts, max_length))
+                "not in the vocabulary (use padding=True to map them to the unknown id, or, for a "
+                "model with subwords, encode with KeyedVectors.covering(texts) to give them "
+                "vectors from their n-grams): "
+                + ", ".join(repr(word) for word in self.unknown_words(texts, max_length))
             )
         return ids - FIRST_WORD_ID
 
-    def _unknown_words(self, texts: list[str], max_length: int | None) -> list[str]:
+    def unknown_words(self, texts: list[str], max_length: int | None = None) -> list[str]:
         """The distinct words of `texts` outside the vocabulary, in order of appearance."""
         words = (word for text in texts for word in words_of(self._tokenizer, text)[:max_length])
         return list(dict.fromkeys(word for word in words if word not in self.key_to_index))

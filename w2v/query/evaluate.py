@@ -67,6 +67,8 @@ _MAX_BATCH = 1000
 _SCORE_ELEMENTS = 1 << 25
 # Words named, with near spellings, when questions are left out for want of them.
 MISSING_NAMED = 5
+# The battery's name for a similarity set's figures with unseen words answered from n-grams.
+NGRAM_SUFFIX = "(unseen words from n-grams)"
 
 
 def shipped_list(name: str) -> Path:
@@ -727,14 +729,23 @@ def evaluate_similarity(
     path: str | Path,
     restrict_vocab: int | None = None,
     name: str | None = None,
+    subwords: bool = False,
 ) -> SimilarityResult:
-    """Spearman's rho and Pearson's r of a word-pair file's human scores against cosines."""
+    """Spearman's rho and Pearson's r of a word-pair file's human scores against cosines. With
+    `subwords`, for a subword model, a word outside the searched rows gets its vector from its
+    n-grams (`KeyedVectors.vectors_for`), as fastText's evaluations answer it, so every pair counts."""
     rows = kv.search_limit(restrict_vocab)
     pairs, skipped, header = _read_pairs(path)
     index = lowercase_index(kv.words, rows)
+    from_ngrams = subwords and kv.subwords is not None
+    # Words answered from their n-grams take the rows after the vocabulary's, in first-seen order.
+    unseen: dict[str, int] = {}
     left, right, human = [], [], []
     for w1, w2, score in pairs:
         i, j = index.get(w1.lower()), index.get(w2.lower())
+        if from_ngrams:
+            i = len(kv) + unseen.setdefault(w1.lower(), len(unseen)) if i is None else i
+            j = len(kv) + unseen.setdefault(w2.lower(), len(unseen)) if j is None else j
         if i is not None and j is not None:
             left.append(i)
             right.append(j)
@@ -742,6 +753,10 @@ def evaluate_similarity(
     spearman = pearson = None
     if left:
         unit = kv.unit_vectors()
+        if unseen:
+            vectors = kv.vectors_for(list(unseen))
+            norms = torch.linalg.vector_norm(vectors, dim=1, keepdim=True)
+            unit = torch.cat([unit, vectors / torch.where(norms > 0, norms, 1.0)])
         with torch.no_grad():
             cosine = (unit[left] * unit[right]).sum(1).double()
         gold = torch.tensor(human, dtype=torch.float64)
@@ -769,14 +784,21 @@ def evaluate_similarity(
 def evaluate_battery(
     kv: KeyedVectors, restrict_vocab: int = 30000, method: str = "3cosadd"
 ) -> list[AnalogyResult | SimilarityResult]:
-    """Every set of the shipped battery: the analogy sets, then the word-similarity sets."""
+    """Every set of the shipped battery: the analogy sets, then the word-similarity sets, each of
+    these for a subword model twice: as usual, then with words outside the vocabulary answered
+    from their n-grams."""
     results: list[AnalogyResult | SimilarityResult] = [
         evaluate_analogies(kv, shipped_list(file), restrict_vocab, method, name)
         for name, file in ANALOGY_BATTERY
     ]
-    results += [
-        evaluate_similarity(kv, shipped_list(file), name=name) for name, file in SIMILARITY_BATTERY
-    ]
+    for name, file in SIMILARITY_BATTERY:
+        results.append(evaluate_similarity(kv, shipped_list(file), name=name))
+        if kv.subwords is not None:
+            results.append(
+                evaluate_similarity(
+                    kv, shipped_list(file), name=f"{name} {NGRAM_SUFFIX}", subwords=True
+                )
+            )
     return results
 
 

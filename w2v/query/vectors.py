@@ -1,4 +1,9 @@
-"""Word vectors and the similarity and analogy queries run on them, with gensim's semantics."""
+"""Word vectors and the similarity and analogy queries run on them, with gensim's semantics.
+
+A subword model (fastText's, read from its .bin files or trained with --subwords) also answers for
+words outside its vocabulary: such a word's vector is the mean of its character n-grams' rows, as
+fastText's get_word_vector gives it (zero for a word with no n-gram of --minn to --maxn characters).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from w2v.errors import ConfigError, OutOfVocabularyError
 from w2v.files.model import Model
 from w2v.files.store import Written, read_model, write_model
 from w2v.query.embedding import TextEncoder, embedding_layer
+from w2v.text.subwords import SubwordSpec, composed_vectors, subword_rows
 from w2v.text.tokenizer import load_tokenizer
 
 # Levy and Goldberg's epsilon, as in gensim, keeps 3CosMul finite when a negative word is
@@ -35,6 +41,8 @@ class KeyedVectors:
     editing the tensor in place assign it back (`kv.vectors = kv.vectors`).
     `tokenizer` holds the text rules that `encode` applies (the default tokenizer's when None).
     `output_vectors` and `training`, when known, are kept so that `save` writes the whole model.
+    `subwords` and `subword_input`, a subword model's n-gram settings and (V + bucket) x D input
+    matrix, give words outside the vocabulary vectors too (`vector_for`); every query takes them.
     """
 
     def __init__(
@@ -45,10 +53,13 @@ class KeyedVectors:
         tokenizer: Tokenizer | Path | None = None,
         output_vectors: torch.Tensor | None = None,
         training: dict[str, Any] | None = None,
+        subwords: SubwordSpec | None = None,
+        subword_input: torch.Tensor | None = None,
     ) -> None:
         """Take row i of `vectors` as the vector of `words[i]`; `counts` are their frequencies,
         `tokenizer` the text rules they were trained with (or the file to read them from when
-        first needed), `output_vectors` the output matrix and `training` the settings."""
+        first needed), `output_vectors` the output matrix, `training` the settings, and
+        `subwords` with `subword_input` a subword model's n-gram settings and input matrix."""
         self.words = list(words)
         self.key_to_index = {word: index for index, word in enumerate(self.words)}
         if len(self.key_to_index) != len(self.words):
@@ -64,6 +75,18 @@ class KeyedVectors:
         self.output_vectors = output_vectors
         self.training = training
         self.tokenizer = tokenizer
+        if (subwords is None) != (subword_input is None):
+            raise ConfigError("a subword model needs both its n-gram settings and its input matrix")
+        if subword_input is not None and tuple(subword_input.shape) != (
+            len(self.words) + subwords.bucket,
+            self.dim,
+        ):
+            raise ConfigError(
+                f"a subword input matrix of shape {tuple(subword_input.shape)} does not fit "
+                f"{len(self.words)} words + {subwords.bucket} buckets of {self.dim} dimensions"
+            )
+        self.subwords = subwords
+        self.subword_input = subword_input
 
     @classmethod
     def from_model(cls, model: Model) -> KeyedVectors:
@@ -75,6 +98,8 @@ class KeyedVectors:
             model.tokenizer,
             model.output_vectors,
             model.training,
+            model.subwords,
+            model.subword_input,
         )
 
     def to_model(self) -> Model:
@@ -86,6 +111,8 @@ class KeyedVectors:
             self.output_vectors,
             self._tokenizer,
             self.training,
+            self.subwords,
+            self.subword_input,
         )
 
     @property
@@ -129,17 +156,46 @@ class KeyedVectors:
         return word in self.key_to_index
 
     def __getitem__(self, word: str) -> torch.Tensor:
-        return self._vectors[self.index_of(word)]
+        return self.vector_for(word)
 
     def __repr__(self) -> str:
         return f"KeyedVectors({len(self)} words, {self.dim} dimensions)"
 
     def index_of(self, word: str) -> int:
-        """The row of `word`; raises OutOfVocabularyError if it has none."""
+        """The row of `word`; raises OutOfVocabularyError if it has none (a word outside the
+        vocabulary has none, even when the model has subwords to build its vector)."""
         try:
             return self.key_to_index[word]
         except KeyError:
-            raise self._not_in_vocabulary([word]) from None
+            raise OutOfVocabularyError(
+                "not in the vocabulary: " + name_missing([word], self.words)
+            ) from None
+
+    def vector_for(self, word: str) -> torch.Tensor:
+        """The vector of `word`: its row, or for a word outside the vocabulary the mean of its
+        n-grams' rows (zero if it has none), when the model has subwords; OutOfVocabularyError
+        otherwise."""
+        row = self.key_to_index.get(word)
+        return self._vectors[row] if row is not None else self.vectors_for([word])[0]
+
+    def vectors_for(self, words: Sequence[str]) -> torch.Tensor:
+        """The vectors of `words`, one row each, as `vector_for` gives them, in one pass over the
+        n-grams of those outside the vocabulary; OutOfVocabularyError naming every word that has
+        none (every word outside the vocabulary, when the model has no subwords)."""
+        words = list(words)
+        rows = torch.tensor([self.key_to_index.get(word, -1) for word in words], dtype=torch.long)
+        outside = (rows < 0).nonzero().squeeze(1).tolist()
+        if outside and self.subwords is None:
+            raise self._not_in_vocabulary(list(dict.fromkeys(words[i] for i in outside)))
+        vectors = self._vectors[rows.clamp(min=0)]
+        if outside:
+            vectors[outside] = self._ngram_vectors([words[i] for i in outside])
+        return vectors
+
+    def _ngram_vectors(self, words: list[str]) -> torch.Tensor:
+        """Words outside the vocabulary as fastText composes them: the mean of their n-grams' rows."""
+        starts, rows = subword_rows(words, self.subwords, len(self.words), own_rows=False)
+        return torch.from_numpy(composed_vectors(self.subword_input.numpy(), starts, rows))
 
     def unit_vectors(self) -> torch.Tensor:
         """The vectors scaled to unit length (zero vectors stay zero), computed once and cached."""
@@ -171,15 +227,16 @@ class KeyedVectors:
         pass over the whole matrix per word (one pass is as slow as reading the matrix)."""
         if topn < 1:
             raise ConfigError(f"topn must be at least 1, not {topn}")
-        rows = self._rows_of(list(words))
-        units = self.unit_vectors()
-        candidates = units[: self.search_limit(restrict_vocab)]
+        words = list(words)
+        query_units, rows = self._units_of(words)
+        candidates = self.unit_vectors()[: self.search_limit(restrict_vocab)]
         answers: list[list[tuple[str, float]]] = []
         for start in range(0, len(rows), _BATCH_QUERIES):
-            batch = torch.tensor(rows[start : start + _BATCH_QUERIES])
-            scores = units[batch] @ candidates.T
+            # A word outside the vocabulary has row -1, inside no candidate rows.
+            batch = torch.tensor(rows[start : start + _BATCH_QUERIES], dtype=torch.long)
+            scores = query_units[start : start + _BATCH_QUERIES] @ candidates.T
             # A word is never its own answer.
-            inside = batch < len(candidates)
+            inside = (batch >= 0) & (batch < len(candidates))
             scores[inside.nonzero().squeeze(1), batch[inside]] = float("-inf")
             values, best = torch.topk(scores, min(topn, len(candidates)), dim=1)
             answers += [
@@ -214,9 +271,8 @@ class KeyedVectors:
 
     def similarity(self, a: str, b: str) -> float:
         """The cosine similarity of the vectors of words `a` and `b`."""
-        row_a, row_b = self._rows_of([a, b])
-        unit_vectors = self.unit_vectors()
-        return float(unit_vectors[row_a] @ unit_vectors[row_b])
+        units, _ = self._units_of([a, b])
+        return float(units[0] @ units[1])
 
     def analogy(
         self,
@@ -253,7 +309,7 @@ class KeyedVectors:
         words = _word_list(words)
         if not words:
             raise ConfigError("doesnt_match needs at least one word")
-        units = self.unit_vectors()[self._rows_of(words)]
+        units, _ = self._units_of(words)
         cosines = units @ _unit(units.mean(dim=0))
         # gensim sorts (cosine, word) pairs, so a tie goes to the word first in sort order.
         return min(zip(cosines.tolist(), words, strict=True))[1]
@@ -264,22 +320,44 @@ class KeyedVectors:
         """The `topn` words with the highest cosine to `vector` (a tensor or array), best first."""
         return self.most_similar(torch.as_tensor(vector), topn=topn, restrict_vocab=restrict_vocab)
 
-    def save(self, path: str | os.PathLike) -> Written:
-        """Write everything these vectors carry to `path`, in the format its name asks for: word2vec
-        text for .txt or .vec, binary for .bin (counts and tokenizer beside them), else a native
-        model folder (see `w2v.files.store`)."""
-        return write_model(path, self.to_model())
+    def covering(self, texts: str | list[str]) -> KeyedVectors:
+        """These vectors with every word of `texts` outside the vocabulary added after the others
+        (so every id stays), its vector from its n-grams: `encode(texts)` and `to_embedding()` of
+        the result give each word a vector of its own. The result is for encoding and embedding:
+        it keeps the tokenizer and the counts (0 for the words added), not the output vectors,
+        the settings or the n-gram rows. OutOfVocabularyError when the model has no subwords."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if self._text_encoder is None:
+            self._text_encoder = TextEncoder(self.key_to_index, self.tokenizer)
+        added = self._text_encoder.unknown_words(texts)
+        vectors = torch.cat([self._vectors, self.vectors_for(added)]) if added else self._vectors
+        counts = None if self.counts is None else self.counts + [0] * len(added)
+        return KeyedVectors(self.words + added, vectors, counts, self._tokenizer)
 
-    def _rows_of(self, words: list[str]) -> list[int]:
-        """The rows of `words`; raises OutOfVocabularyError naming every missing word at once."""
-        missing = [word for word in dict.fromkeys(words) if word not in self.key_to_index]
-        if missing:
-            raise self._not_in_vocabulary(missing)
-        return [self.key_to_index[word] for word in words]
+    def save(self, path: str | os.PathLike, word2vec: bool = False) -> Written:
+        """Write everything these vectors carry to `path`, in the format its name asks for: word2vec
+        text for .txt or .vec, binary for .bin (counts and tokenizer beside them), but fastText's
+        format for a subword model to a .bin name unless `word2vec`, else a native model folder
+        (see `w2v.files.store`)."""
+        return write_model(path, self.to_model(), word2vec=word2vec)
 
     def _not_in_vocabulary(self, missing: list[str]) -> OutOfVocabularyError:
         """An error naming the `missing` words, each with the closest spelling in the vocabulary."""
-        return OutOfVocabularyError("not in the vocabulary: " + name_missing(missing, self.words))
+        # Only a model without subwords refuses a word outside its vocabulary.
+        return OutOfVocabularyError(
+            f"not in the vocabulary: {name_missing(missing, self.words)} (the model has no "
+            "subwords to build one from)"
+        )
+
+    def _units_of(self, words: list[str]) -> tuple[torch.Tensor, list[int]]:
+        """The unit vectors of `words` and each one's row (-1 for a word outside the vocabulary,
+        whose vector comes from its n-grams); OutOfVocabularyError as `vectors_for`."""
+        rows = [self.key_to_index.get(word, -1) for word in words]
+        if -1 not in rows:
+            return self.unit_vectors()[rows], rows
+        vectors = self.vectors_for(words)
+        norms = torch.linalg.vector_norm(vectors, dim=1, keepdim=True)
+        return vectors / torch.where(norms > 0, norms, 1.0), rows
 
     def _query_units(
         self, positive: str | Sequence[str] | torch.Tensor, negative: str | Sequence[str]
@@ -288,14 +366,16 @@ class KeyedVectors:
         words, which the results leave out; a tensor `positive` is a query vector, not a word."""
         negative_words = _word_list(negative)
         if isinstance(positive, torch.Tensor):
-            query_rows = self._rows_of(negative_words)
+            negative_units, rows = self._units_of(negative_words)
             positive_units = _unit(self._as_query_vector(positive)).unsqueeze(0)
         else:
             positive_words = _word_list(positive)
-            query_rows = self._rows_of(positive_words + negative_words)
-            positive_units = self.unit_vectors()[query_rows[: len(positive_words)]]
-        negative_units = self.unit_vectors()[query_rows[len(query_rows) - len(negative_words) :]]
-        return positive_units, negative_units, query_rows
+            units, rows = self._units_of(positive_words + negative_words)
+            positive_units, negative_units = (
+                units[: len(positive_words)],
+                units[len(positive_words) :],
+            )
+        return positive_units, negative_units, [row for row in rows if row >= 0]
 
     def _as_query_vector(self, vector: torch.Tensor) -> torch.Tensor:
         vector = vector.detach().to(device="cpu", dtype=torch.float32)
@@ -340,11 +420,17 @@ def name_missing(missing: Sequence[str], vocabulary: Sequence[str]) -> str:
     return ", ".join(named)
 
 
-def load(path: str | os.PathLike, unicode_errors: str = "strict") -> KeyedVectors:
-    """Load word vectors from a native model folder (memory-mapped, with everything it holds), or
-    from a word2vec binary or text file (the format is detected) with the tokenizer and counts
-    saved beside it when they are there; `unicode_errors` as `w2v.files.store.read_model`."""
-    return KeyedVectors.from_model(read_model(path, unicode_errors=unicode_errors))
+def load(
+    path: str | os.PathLike, unicode_errors: str = "strict", no_header: bool | None = None
+) -> KeyedVectors:
+    """Load word vectors from a native model folder (memory-mapped, with everything it holds), a
+    fastText .bin model (its matrices memory-mapped, its n-grams giving vectors to words outside
+    the vocabulary), or a word2vec binary or text file (the format is detected, and a GloVe text
+    file without a header line too) with the tokenizer and counts saved beside it when they are
+    there; `unicode_errors` and `no_header` as `w2v.files.store.read_model`'s."""
+    return KeyedVectors.from_model(
+        read_model(path, unicode_errors=unicode_errors, no_header=no_header)
+    )
 
 
 def _word_list(words: str | Sequence[str]) -> list[str]:

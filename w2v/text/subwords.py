@@ -6,7 +6,8 @@ n-grams of minn to maxn characters are cut on UTF-8 character boundaries (a lone
 an n-gram), each n-gram is hashed with 32-bit FNV-1a over its bytes, every byte sign-extended first
 (fastText casts each char to int8_t), and lands in row vocabulary size + hash mod bucket. An n-gram
 that occurs twice in a word is listed twice, as fastText lists it. A word of the vocabulary uses its
-own row first; a word outside it uses its n-grams alone.
+own row first; a word outside it uses its n-grams alone. fastText's end-of-line word "</s>" has no
+n-grams (its own row alone, no row at all outside the vocabulary).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numba
 import numpy as np
 
 BOW, EOW = "<", ">"
+EOS = "</s>"  # the word fastText puts at every line end; it never gets n-grams
 FNV_OFFSET_32 = 2166136261
 FNV_PRIME_32 = 16777619
 MASK_32 = 0xFFFFFFFF
@@ -48,7 +50,7 @@ def ngram_hash(ngram: str) -> int:
 
 def word_ngrams(word: str, spec: SubwordSpec) -> list[str]:
     """The n-grams of a word in fastText's order (what its get_subwords lists after the word)."""
-    if not spec.enabled:
+    if not spec.enabled or word == EOS:
         return []
     wrapped = BOW + word + EOW
     ngrams = []
@@ -123,7 +125,8 @@ def subword_rows(
     Row ids are fastText's: a word's own id (its index in `words`, with own_rows), then
     vocabulary_size + hash mod bucket for each n-gram. Without own_rows the words are taken as
     outside the vocabulary, as for a query of an unseen word."""
-    encoded = [(BOW + word + EOW).encode("utf-8") for word in words]
+    # EOS as no bytes at all gets no n-grams, as fastText's initNgrams and getSubwords skip it.
+    encoded = [b"" if word == EOS else (BOW + word + EOW).encode("utf-8") for word in words]
     lengths = np.fromiter((len(item) for item in encoded), dtype=np.int64, count=len(encoded))
     starts = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
