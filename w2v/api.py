@@ -14,10 +14,13 @@ import torch
 from tokenizers import Tokenizer
 
 from corpora.sources import resolve_sources
-from w2v.errors import ConfigError
-from w2v.files.store import Written, read_model
+from w2v.errors import ConfigError, WriteError
+from w2v.files.model import Model
+from w2v.files.store import Written, read_model, write_model
 from w2v.query.vectors import KeyedVectors
 from w2v.text.corpus import PieceSource
+from w2v.text.subwords import SubwordSpec
+from w2v.training import checkpoint
 from w2v.training.checkpoint import CheckpointPlan
 from w2v.training.config import TrainConfig
 from w2v.training.continued import InitialModel
@@ -37,6 +40,10 @@ class TrainedModel:
     encode_seconds: float  # counting, vocabulary and encoding
     train_seconds: float  # the epochs
     distributed: dict | None = None  # under torchrun: ranks, sync interval, each rank's blocks
+    # A subword model's n-gram settings and whole input matrix (word rows, then bucket rows);
+    # `vectors` then holds the words' composed vectors.
+    subwords: SubwordSpec | None = None
+    subword_input: torch.Tensor | None = None
 
     @property
     def output_vectors(self) -> torch.Tensor:
@@ -69,10 +76,39 @@ class TrainedModel:
             log["distributed"] = self.distributed
         return log
 
+    def to_model(self) -> Model:
+        """Everything the run produced, as the model files hold it, the n-grams' rows included."""
+        model = self.vectors.to_model()
+        model.subwords, model.subword_input = self.subwords, self.subword_input
+        return model
+
     def save(self, path: str | os.PathLike) -> Written:
         """Write the model where `path`'s name says (see `w2v.files.store`): a native model folder
         keeps everything, a word2vec file the vectors with the tokenizer and counts beside it."""
-        return self.vectors.save(path)
+        return write_model(path, self.to_model())
+
+
+def write_trained(
+    model: TrainedModel, output: str | os.PathLike, checkpoints: CheckpointPlan | None
+) -> Written:
+    """Write `model` to `output`, then remove the run's checkpoint, which has nothing left to
+    resume. If the disk refuses the vectors (full, a file-size limit), the checkpoint, saved at
+    the last epoch's end, is kept, and the WriteError says how to write the vectors from it."""
+    try:
+        written = model.save(output)
+    except WriteError as error:
+        if checkpoints is None:
+            raise WriteError(
+                f"{error}: the trained vectors are lost; with --checkpoint-dir a run keeps its "
+                "trained state until the vectors are written"
+            ) from None
+        raise WriteError(
+            f"{error}: the trained state is kept in {checkpoints.folder}: make room, then train "
+            f"again with --resume {checkpoints.folder} to write the vectors"
+        ) from None
+    if checkpoints is not None:
+        checkpoint.remove(checkpoints.folder)
+    return written
 
 
 def load_initial(path: str | os.PathLike) -> InitialModel:
@@ -90,6 +126,8 @@ def load_initial(path: str | os.PathLike) -> InitialModel:
         model.output_vectors,
         model.loaded_tokenizer(),
         model.training,
+        subwords=model.subwords,
+        subword_input=model.subword_input,
     )
 
 
@@ -130,4 +168,6 @@ def train(
         result.encode_seconds,
         result.train_seconds,
         result.distributed,
+        result.subwords,
+        result.subword_input,
     )

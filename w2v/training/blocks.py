@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,10 +20,15 @@ from w2v.training.cpu_kernel import (
     train_span,
     train_span_cbow,
     train_span_cbow_hs,
+    train_span_cbow_subwords,
     train_span_hs,
+    train_span_subwords,
 )
 from w2v.training.huffman import HuffmanTree
 from w2v.training.noise import NoiseSampler
+
+if TYPE_CHECKING:
+    from w2v.training.triton_kernel import SpanTrainer
 
 BLOCK_WORDS = 1 << 18
 # Measured on 4M words of Wikipedia: 8 starves frequent words, 32 to 128 score alike; without a cap
@@ -56,6 +62,8 @@ class BlockTrainer:
       fixed order, so a seed and thread count always give the same bytes (memory grows with the
       threads). One thread is reproducible either way.
     - torch (CUDA, or on request on CPU): batched updates; the draws come from `generator`.
+    - triton (CUDA): `triton_kernel.SpanTrainer`, thousands of spans of the block trained at once,
+      each as the numba kernel trains a thread's part, with every draw made on the GPU.
     """
 
     def __init__(
@@ -69,8 +77,11 @@ class BlockTrainer:
         tree: HuffmanTree | None,
         generator: torch.Generator,
         stream: int,
+        subwords: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        """`stream` seeds the shared threads' draws (the run's seed, or one per rank)."""
+        """`stream` seeds the shared threads' draws (the run's seed, or one per rank); `subwords`
+        is a subword model's table of each word's input rows, CSR (starts, rows) from
+        `w2v.text.subwords.subword_rows`."""
         device = config.resolved_device()
         self.config, self.corpus, self.generator = config, corpus, generator
         self.keep = vocabulary.keep_probabilities(config.sample).to(device)
@@ -78,13 +89,29 @@ class BlockTrainer:
         self.sentence_ends = torch.from_numpy(corpus.sentence_ends).to(device)
         self.shared: SharedThreads | None = None
         self.parallel: ParallelSpans | None = None
-        if config.resolved_kernel() == "torch":
+        self.spans: SpanTrainer | None = None
+        if config.resolved_kernel() == "triton":
+            # triton is the optional extra `gpu`: imported only when --kernel triton asks for it.
+            from w2v.training.triton_kernel import SpanTrainer
+
+            self.spans = SpanTrainer(
+                config,
+                input_vectors,
+                output_vectors,
+                inner_vectors,
+                tree,
+                self.keep,
+                self.noise,
+                self.sentence_ends,
+                stream,
+            )
+        elif config.resolved_kernel() == "torch":
             self.train_draws = _torch_trainer(
-                config, input_vectors, output_vectors, inner_vectors, tree
+                config, input_vectors, output_vectors, inner_vectors, tree, subwords
             )
         elif config.reproducible and config.threads > 1:
             self.parallel = _parallel_spans(
-                config, input_vectors, output_vectors, inner_vectors, tree
+                config, input_vectors, output_vectors, inner_vectors, tree, subwords
             )
             self.train_draws = self.parallel.train_block
         else:
@@ -103,6 +130,7 @@ class BlockTrainer:
                 tree=tree,
                 inner_vectors=inner_vectors,
                 seed=stream,
+                subwords=subwords,
             )
 
     def train(
@@ -118,6 +146,9 @@ class BlockTrainer:
             local = np.append(inside - start, end - start)
             tokens = self.corpus.read(start, end)
             return self.shared.train_block(tokens, local, block_number, rate, final_rate)
+        if self.spans is not None:
+            tokens = self.corpus.read(start, end)
+            return self.spans.train_block(tokens, start, block_number, rate, final_rate)
         draws = draw_block(
             self.corpus,
             start,
@@ -150,7 +181,12 @@ def _parallel_spans(
     output_vectors: torch.Tensor,
     inner_vectors: torch.Tensor | None,
     tree: HuffmanTree | None,
+    subwords: tuple[np.ndarray, np.ndarray] | None,
 ) -> ParallelSpans:
+    if subwords is not None:
+        return _parallel_subword_spans(
+            config, input_vectors, output_vectors, inner_vectors, tree, subwords
+        )
     cbow = config.model == "cbow"
     span = partial(train_span_cbow, mean=config.cbow_mean) if cbow else train_span
     if tree is not None:
@@ -171,20 +207,70 @@ def _parallel_spans(
     )
 
 
+def _parallel_subword_spans(
+    config: TrainConfig,
+    input_vectors: torch.Tensor,
+    output_vectors: torch.Tensor,
+    inner_vectors: torch.Tensor | None,
+    tree: HuffmanTree | None,
+    subwords: tuple[np.ndarray, np.ndarray],
+) -> ParallelSpans:
+    """`ParallelSpans` for a subword model: the block's noise words serve each centre's window."""
+    starts, rows = (np.ascontiguousarray(table, np.int64) for table in subwords)
+    paths = (
+        {
+            "codes": np.zeros((0, 0), np.uint8),
+            "points": np.zeros((0, 0), np.int64),
+            "lengths": np.zeros(0, np.int64),
+        }
+        if tree is None
+        else {"codes": tree.codes, "points": tree.points, "lengths": tree.lengths}
+    )
+    if config.model == "cbow":
+        span = partial(train_span_cbow_subwords, starts=starts, rows=rows, **paths)
+    else:
+        no_fresh_noise = {
+            "fresh_negative": 0,
+            "acceptance": np.zeros(0, np.float32),
+            "alias": np.zeros(0, np.int64),
+            "state": np.zeros(1, np.uint64),
+        }
+        span = partial(train_span_subwords, starts=starts, rows=rows, **paths, **no_fresh_noise)
+    return ParallelSpans(
+        input_vectors,
+        output_vectors if config.negative else output_vectors[:0],
+        config.threads,
+        span,
+        # The subword loops always take an inner nodes' matrix: an empty one without --hs.
+        inner_vectors=(torch.zeros(0, config.dim) if inner_vectors is None else inner_vectors),
+        paths=None if tree is None else (tree.points, tree.lengths),
+        subwords=(starts, rows),
+    )
+
+
 def _torch_trainer(
     config: TrainConfig,
     input_vectors: torch.Tensor,
     output_vectors: torch.Tensor,
     inner_vectors: torch.Tensor | None,
     tree: HuffmanTree | None,
+    subwords: tuple[np.ndarray, np.ndarray] | None,
 ) -> Callable[..., tuple[float, int]]:
     inner = None
     if tree is not None:
         inner = torch_kernel.InnerNodes(inner_vectors, *tree.to_torch(input_vectors.device))
+    rows = None
+    if subwords is not None:
+        rows = torch_kernel.SubwordRows(
+            *(
+                torch.as_tensor(table, dtype=torch.long).to(input_vectors.device)
+                for table in subwords
+            )
+        )
     step = (
-        partial(torch_kernel.cbow_step, mean=config.cbow_mean, inner=inner)
+        partial(torch_kernel.cbow_step, mean=config.cbow_mean, inner=inner, subwords=rows)
         if config.model == "cbow"
-        else partial(torch_kernel.skipgram_step, inner=inner)
+        else partial(torch_kernel.skipgram_step, inner=inner, subwords=rows)
     )
     return partial(
         torch_kernel.train_block,

@@ -12,7 +12,9 @@ the corpus files. The state part is one safetensors file, replaced whole at ever
     DIR/corpus.json          {"format": "w2v-checkpoint", "version": 1, "config": TrainConfig,
                               "fingerprint": [[file, size, mtime_ns], ...], "raw_words": N,
                               "block_words": words per block}
-    DIR/state.safetensors    "input_vectors", "output_vectors", "generator" (torch's uint8 state),
+    DIR/state.safetensors    "input_vectors" (a subword model's with its bucket rows, written from
+                             the training matrix itself, no copy), "output_vectors", "generator"
+                             (torch's uint8 state),
                              "inner_vectors" (hierarchical softmax's inner nodes) with --hs;
                              its metadata "state" is JSON: the next block (epoch, block), words_done,
                              the epoch's loss tallies and seconds so far, and the finished epochs
@@ -59,6 +61,20 @@ TOKENS, ENDS, VOCABULARY, TOKENIZER, CORPUS, STATE = (
     "state.safetensors",
 )
 FILES = frozenset({TOKENS, ENDS, VOCABULARY, TOKENIZER, CORPUS, STATE})
+# The fields of the state's position and of corpus.json, each with its type; an epoch of the
+# history holds w2v.training.loop.EpochRecord's fields.
+POSITION = {
+    "epoch": int,
+    "block": int,
+    "words_done": int,
+    "epoch_loss": (int, float),
+    "epoch_pairs": int,
+    "epoch_seconds": (int, float),
+    "history": list,
+}
+HISTORY = ("epoch", "loss", "learning_rate", "words_per_second", "seconds")
+HEADER = {"config": dict, "fingerprint": list, "raw_words": int, "block_words": int}
+SCAN_WORDS = 1 << 24  # ids checked at a time
 
 
 @dataclass
@@ -167,7 +183,8 @@ def load_corpus(
     folder: Path, config: dict[str, Any], corpus_fingerprint: list[list[Any]], block_words: int
 ) -> tuple[Vocabulary, Tokenizer, EncodedCorpus]:
     """The vocabulary, tokenizer and encoded corpus of a checkpoint made with these very settings
-    and corpus; ConfigError naming the first difference otherwise."""
+    and corpus; ConfigError naming the first difference otherwise, FormatError naming the file
+    for anything a kernel could not train on safely (an id past the vocabulary, a bad count)."""
     header = _read_header(folder)
     for key, value in config.items():
         if header["config"].get(key) != value:
@@ -186,15 +203,30 @@ def load_corpus(
             f"this w2v uses {block_words}"
         )
     vocabulary = Vocabulary.load(folder / VOCABULARY)
+    if len(vocabulary) == 0 or (vocabulary.counts < 1).any():
+        raise FormatError(f"{folder / VOCABULARY}: empty, or a word counted under once")
     tokenizer = load_tokenizer(folder / TOKENIZER)
+    if tokenizer.get_vocab_size() != len(vocabulary) + 1:  # the words and the unknown word
+        raise FormatError(
+            f"{folder / TOKENIZER}: maps {tokenizer.get_vocab_size() - 1} words, "
+            f"not the {len(vocabulary)} of {VOCABULARY}"
+        )
     try:
         ends = np.fromfile(folder / ENDS, dtype=np.int64)
         tokens = map_array(folder / TOKENS, np.int32)
-    except OSError as error:
+    except (OSError, ValueError) as error:
         raise FormatError(f"{folder}: cannot read the encoded corpus ({error})") from None
-    if len(ends) == 0 or ends[-1] != len(tokens):
+    if len(ends) == 0 or ends[-1] != len(tokens) or ends[0] < 1 or (np.diff(ends) < 1).any():
         raise FormatError(f"{folder}: {TOKENS} and {ENDS} do not match")
-    return vocabulary, tokenizer, EncodedCorpus(tokens, ends, header["raw_words"])
+    corpus = EncodedCorpus(tokens, ends, header["raw_words"])
+    # Read in blocks, as training reads it, rather than all of the memory map at once.
+    for start in range(0, len(corpus), SCAN_WORDS):
+        ids = corpus.read(start, min(start + SCAN_WORDS, len(corpus)))
+        if ids.min() < 0 or ids.max() >= len(vocabulary):
+            raise FormatError(
+                f"{folder / TOKENS}: holds ids outside the vocabulary's 0..{len(vocabulary) - 1}"
+            )
+    return vocabulary, tokenizer, corpus
 
 
 def save_state(folder: Path, state: TrainingState) -> None:
@@ -218,8 +250,10 @@ def save_state(folder: Path, state: TrainingState) -> None:
     write_tensors(folder / STATE, tensors, metadata={"state": json.dumps(position)})
 
 
-def load_state(folder: Path) -> TrainingState:
-    """The training state saved in `folder`."""
+def load_state(folder: Path, config: Any, words: int, corpus_words: int) -> TrainingState:
+    """The training state saved in `folder`, checked against the run's settings (`config`, a
+    TrainConfig), its vocabulary of `words` words and its corpus of `corpus_words` words, so that no kernel ever sees a matrix of the wrong shape or dtype: FormatError naming
+    the file otherwise."""
     path = folder / STATE
     if not path.is_file():
         raise ConfigError(
@@ -227,17 +261,78 @@ def load_state(folder: Path) -> TrainingState:
         )
     # Copies: training writes into the matrices, and a memory-mapped file is read-only.
     tensors, metadata = read_tensors(path, copy=True)
+    if set(metadata) != {"state"}:
+        raise FormatError(f"{path}: metadata {sorted(metadata)}, not a w2v training state's")
+    names = {"input_vectors", "output_vectors", "generator"} | (
+        {"inner_vectors"} if config.hs else set()
+    )
+    if set(tensors) != names:
+        raise FormatError(f"{path}: holds the tensors {sorted(tensors)}, not {sorted(names)}")
+    # A subword model's input matrix holds the n-gram buckets' rows after the words'.
+    spec = config.subword_spec()
+    inputs = words + (spec.bucket if spec is not None else 0)
+    shapes = {"input_vectors": (inputs, config.dim), "output_vectors": (words, config.dim)}
+    if config.hs:
+        shapes["inner_vectors"] = (max(words - 1, 0), config.dim)
+    for name, shape in shapes.items():
+        tensor = tensors[name]
+        if tensor.dtype != torch.float32 or tuple(tensor.shape) != shape:
+            raise FormatError(
+                f"{path}: '{name}' is {tensor.dtype} of shape {tuple(tensor.shape)}, not "
+                f"float32 of shape {shape} as the vocabulary and --dim say"
+            )
+    generator = tensors["generator"]
+    try:
+        if generator.dtype != torch.uint8:
+            raise ValueError(f"{generator.dtype}, not uint8")
+        torch.Generator(device=config.resolved_device()).set_state(generator)
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise FormatError(
+            f"{path}: not a random generator state of this device ({error})"
+        ) from None
     try:
         position = json.loads(metadata["state"])
-        return TrainingState(
-            input_vectors=tensors["input_vectors"],
-            output_vectors=tensors["output_vectors"],
-            generator_state=tensors["generator"],
-            inner_vectors=tensors.get("inner_vectors"),
-            **position,
-        )
-    except (ValueError, KeyError, TypeError) as error:
+    except ValueError as error:
         raise FormatError(f"{path}: not a w2v training state ({error})") from None
+    _check_position(path, position, config.epochs, corpus_words)
+    return TrainingState(
+        input_vectors=tensors["input_vectors"],
+        output_vectors=tensors["output_vectors"],
+        generator_state=generator,
+        inner_vectors=tensors.get("inner_vectors"),
+        **position,
+    )
+
+
+def _check_position(path: Path, position: Any, epochs: int, corpus_words: int) -> None:
+    """FormatError unless `position` holds exactly the fields save_state writes, each of its type
+    and within the run: an epoch up to `epochs`, words up to all epochs', a history of finished
+    epochs. (A block past the epoch's last trains nothing of that epoch: no harm.)"""
+    if not isinstance(position, dict) or set(position) != set(POSITION):
+        keys = sorted(position) if isinstance(position, dict) else type(position).__name__
+        raise FormatError(f"{path}: position {keys}, not {sorted(POSITION)}")
+    for name, kind in POSITION.items():
+        value = position[name]
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise FormatError(f"{path}: '{name}' is {value!r}, not a number or list as saved")
+        if kind is not list and not 0 <= value < float("inf"):
+            raise FormatError(f"{path}: '{name}' is {value!r}, not a finite number of 0 or more")
+    limits = {
+        "epoch": epochs,
+        "words_done": epochs * corpus_words,
+        "history": position["epoch"],
+    }
+    for name, most in limits.items():
+        value = position[name]
+        if (len(value) if isinstance(value, list) else value) > most:
+            raise FormatError(f"{path}: '{name}' is past the run's {most}")
+    for record in position["history"]:
+        if (
+            not isinstance(record, dict)
+            or set(record) != set(HISTORY)
+            or not all(type(value) in (int, float) for value in record.values())
+        ):
+            raise FormatError(f"{path}: an epoch of the history is not {list(HISTORY)}")
 
 
 def remove(folder: Path) -> None:
@@ -250,6 +345,13 @@ def remove(folder: Path) -> None:
 
 def _read_header(folder: Path) -> dict[str, Any]:
     try:
-        return read_versioned_json(folder / CORPUS, FORMAT, VERSION, "w2v checkpoint")
+        header = read_versioned_json(folder / CORPUS, FORMAT, VERSION, "w2v checkpoint")
     except FileNotFoundError:
         raise ConfigError(f"{folder}: not a w2v checkpoint folder (no {CORPUS})") from None
+    for name, kind in HEADER.items():
+        value = header.get(name)
+        if isinstance(value, bool) or not isinstance(value, kind) or (kind is int and value < 0):
+            raise FormatError(
+                f"{folder / CORPUS}: '{name}' is missing, or not a {kind.__name__} (0 or more)"
+            )
+    return header

@@ -3,20 +3,39 @@ train options are made from it), and the learning-rate schedule."""
 
 from __future__ import annotations
 
+import importlib.util
+import numbers
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
 
 from w2v.errors import ConfigError
+from w2v.text.encode import MAX_SENTENCE_WORDS
 from w2v.text.phrases import THRESHOLD as PHRASE_THRESHOLD
+from w2v.text.subwords import SubwordSpec
 from w2v.text.tokenizer import SPLITS
 from w2v.training.distributed import SYNC_EVERY
 
 DEVICES = ("auto", "cpu", "cuda")
-KERNELS = ("auto", "numba", "torch")
+KERNELS = ("auto", "numba", "torch", "triton")
+# The Triton kernel holds a centre's window as one tile and draws 2 * window sets of noise words a
+# centre ahead of training, so its memory and registers grow with the window.
+TRITON_MAX_WINDOW = 32
 MODELS = ("skipgram", "cbow")
+# More threads than this only wait for cores (and 100,000 of them crash the process).
+MAX_THREADS = 1024
+# The most memory the torch kernel's tensors of one batch may take (see `torch_batch_bytes`).
+TORCH_BATCH_BYTES = 4 << 30
+# What a setting of each annotated type may hold, and how a message names it.
+KINDS = {
+    "int": ((numbers.Integral,), "an integer"),
+    "int | None": ((numbers.Integral, type(None)), "an integer or null"),
+    "float": ((numbers.Real,), "a number"),
+    "bool": ((bool,), "true or false"),
+    "str": ((str,), "a string"),
+}
 
 
 def setting(default: Any, help: str, **option: Any) -> Any:
@@ -81,9 +100,24 @@ class TrainConfig:
     cbow_mean: bool = setting(
         True, "CBOW sums the context vectors instead of averaging them", flag="--cbow-sum"
     )
+    subwords: bool = setting(
+        False,
+        "fastText's subword model: a word's vector is the mean of its own row and its character "
+        "n-grams' rows (--minn to --maxn characters, hashed into --bucket rows), so words never "
+        "seen get vectors too",
+    )
+    minn: int = setting(3, "with --subwords: shortest character n-gram", metavar="N")
+    maxn: int = setting(
+        6, "with --subwords: longest character n-gram, 0 for words only", metavar="N"
+    )
+    bucket: int = setting(
+        2_000_000, "with --subwords: rows the n-grams are hashed into", metavar="ROWS"
+    )
     kernel: str = setting(
         "auto",
-        "auto: the compiled numba loop on CPU, batched torch updates on CUDA",
+        "auto: the compiled numba loop on CPU, batched torch updates on CUDA; triton: thousands "
+        "of spans trained at once on a CUDA GPU, each as the numba loop trains it (pip install "
+        "triton; on the CPU only under TRITON_INTERPRET=1, slowly, for tests)",
         choices=KERNELS,
     )
     tokenizer: str = setting(
@@ -103,7 +137,8 @@ class TrainConfig:
     )
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first setting that is out of range."""
+        """Raise ConfigError naming the first setting that is of the wrong type or out of range."""
+        self.check_types()
         positive = {
             "dim": self.dim,
             "window": self.window,
@@ -132,6 +167,14 @@ class TrainConfig:
             )
         if self.max_vocab is not None and self.max_vocab < 1:
             raise ConfigError(f"--max-vocab must be at least 1, got {self.max_vocab}")
+        if self.window > MAX_SENTENCE_WORDS:
+            raise ConfigError(
+                f"--window must be at most {MAX_SENTENCE_WORDS:,}, got {self.window:,}: lines are "
+                f"cut into sentences of at most {MAX_SENTENCE_WORDS:,} words, so no window reaches "
+                "further"
+            )
+        if self.threads > MAX_THREADS:
+            raise ConfigError(f"--threads must be at most {MAX_THREADS}, got {self.threads:,}")
         for name, value, allowed in (
             ("device", self.device, DEVICES),
             ("model", self.model, MODELS),
@@ -146,10 +189,82 @@ class TrainConfig:
             )
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("--device cuda asked for, but torch sees no CUDA GPU here")
+        if self.kernel == "triton":
+            self.check_triton()
         if self.phrases < 0:
             raise ConfigError(f"--phrases must be at least 0, got {self.phrases}")
         if not self.phrase_threshold > 0:
             raise ConfigError(f"--phrase-threshold must be above 0, got {self.phrase_threshold}")
+        self.check_subwords()
+        if self.resolved_kernel() == "torch" and self.torch_batch_bytes() > TORCH_BATCH_BYTES:
+            per_centre = self.torch_batch_bytes() / self.batch_words
+            fitting = int(TORCH_BATCH_BYTES // per_centre)
+            advice = f"use --batch-words {fitting} or less" if fitting else "use a smaller --window"
+            raise ConfigError(
+                f"--window {self.window} with --batch-words {self.batch_words} needs about "
+                f"{self.torch_batch_bytes() / 1e9:.1f} GB a batch in the torch kernel: {advice}"
+            )
+
+    def check_triton(self) -> None:
+        """ConfigError unless --kernel triton can run: triton installed, and a CUDA device or
+        Triton's interpreter (TRITON_INTERPRET=1) on the CPU."""
+        if importlib.util.find_spec("triton") is None:
+            raise ConfigError("--kernel triton needs triton: pip install -e .[gpu]")
+        if self.resolved_device().type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
+            raise ConfigError(
+                "--kernel triton runs on a CUDA GPU (--device cuda); on the CPU only under "
+                "Triton's interpreter (TRITON_INTERPRET=1), which is slow and meant for tests"
+            )
+        if self.window > TRITON_MAX_WINDOW:
+            raise ConfigError(
+                f"--kernel triton takes --window up to {TRITON_MAX_WINDOW}, got {self.window}"
+            )
+
+    def check_subwords(self) -> None:
+        """Raise ConfigError for n-gram settings out of range, or a CBOW sum with subwords."""
+        if self.minn < 1:
+            raise ConfigError(f"--minn must be at least 1, got {self.minn}")
+        if self.maxn != 0 and self.maxn < self.minn:
+            raise ConfigError(
+                f"--maxn must be 0 (words only) or at least --minn {self.minn}, got {self.maxn}"
+            )
+        if self.bucket < 1:
+            raise ConfigError(f"--bucket must be at least 1, got {self.bucket}")
+        if self.subword_spec() is not None and self.resolved_kernel() == "triton":
+            raise ConfigError("--subwords runs on the numba and torch kernels, not --kernel triton")
+        if self.subword_spec() is not None and self.model == "cbow" and not self.cbow_mean:
+            raise ConfigError(
+                "--cbow-sum with --subwords: fastText's CBOW averages the context's rows, leave "
+                "--cbow-sum out"
+            )
+
+    def subword_spec(self) -> SubwordSpec | None:
+        """The n-gram settings of a subword model; None for words only (no --subwords, or
+        --maxn 0 as in fastText)."""
+        if not self.subwords or self.maxn == 0:
+            return None
+        return SubwordSpec(self.minn, self.maxn, self.bucket)
+
+    def check_types(self) -> None:
+        """Raise ConfigError naming the first setting whose value is not of its type (a JSON
+        `"window": "5"`, a `1e9` where a whole number belongs)."""
+        for setting in fields(self):
+            if str(setting.type) not in KINDS:
+                continue  # a kind of setting with no check of its own yet
+            allowed, kind = KINDS[str(setting.type)]
+            value = getattr(self, setting.name)
+            wrong_bool = isinstance(value, bool) and bool not in allowed
+            if wrong_bool or not isinstance(value, allowed):
+                raise ConfigError(
+                    f"setting {setting.name} must be {kind}, got {value!r} ({type(value).__name__})"
+                )
+
+    def torch_batch_bytes(self) -> int:
+        """About the memory the torch kernel's tensors take for one batch: each centre's
+        2 * window + 1 context positions, with a vector update and the scores of every target
+        (the centre and the noise words, or the nodes of a Huffman code) for each."""
+        targets = self.negative + 1 + (40 if self.hs else 0)
+        return 4 * self.batch_words * (2 * self.window + 1) * (2 * self.dim + 3 * targets)
 
     def resolved_kernel(self) -> str:
         """The update code training runs: `auto` takes the compiled CPU kernel on CPU, torch on CUDA."""

@@ -10,6 +10,10 @@ uniform in [-0.5/dim, 0.5/dim) from a generator seeded with `seed`, its output v
 Subsampling and the noise distribution then follow the merged counts, and the learning rate falls
 from alpha again.
 
+A subword model goes on with its n-gram settings and its bucket rows as they are: the old words'
+own rows move to their new ids, a new word's own row starts uniform in [-1/dim, 1/dim) as fastText
+starts one, and the bucket rows follow the words' rows unchanged.
+
 A word2vec file cannot be continued: it holds the input vectors only, not the output matrix that
 negative sampling trains against.
 """
@@ -25,6 +29,7 @@ import torch
 from tokenizers import Tokenizer
 
 from w2v.errors import ConfigError
+from w2v.text.subwords import SubwordSpec
 from w2v.text.tokenizer import make_tokenizer
 from w2v.text.vocab import Vocabulary
 from w2v.training.config import TrainConfig
@@ -45,6 +50,8 @@ class InitialModel:
     output_vectors: torch.Tensor
     tokenizer: Tokenizer
     training: dict[str, Any] | None  # the settings it was trained with, when known
+    subwords: SubwordSpec | None = None  # a subword model's n-gram settings
+    subword_input: torch.Tensor | None = None  # and its whole input matrix, (V + bucket) x D
 
     @property
     def dim(self) -> int:
@@ -60,6 +67,8 @@ class InitialModel:
         output_vectors: torch.Tensor | None,
         tokenizer: Tokenizer | None,
         training: dict[str, Any] | None,
+        subwords: SubwordSpec | None = None,
+        subword_input: torch.Tensor | None = None,
     ) -> InitialModel:
         """The model read from `path` to train on from; ConfigError, in one line, for what cannot
         be continued: a model without output vectors (a word2vec file) or without counts."""
@@ -79,12 +88,27 @@ class InitialModel:
             tokenizer = make_tokenizer(
                 settings.get("tokenizer", "words"), settings.get("lowercase", True)
             )
+        if (subwords is None) != (subword_input is None):
+            raise ConfigError(
+                f"--init {path}: the model has n-gram settings without its n-gram rows, or rows "
+                "without settings"
+            )
         vocabulary = Vocabulary(words, np.asarray(counts, dtype=np.int64))
-        return cls(path, vocabulary, input_vectors, output_vectors, tokenizer, training)
+        return cls(
+            path,
+            vocabulary,
+            input_vectors,
+            output_vectors,
+            tokenizer,
+            training,
+            subwords,
+            subword_input,
+        )
 
     def config(self, given: dict[str, Any] | None = None) -> TrainConfig:
         """The model's training settings with `given` on top (threads, device and kernel are this
-        run's); ConfigError for a dim or tokenizer that differs from the model's."""
+        run's); ConfigError for a dim or tokenizer that differs from the model's, and for saved
+        settings of the wrong type or out of range, naming the model's config.json."""
         given = dict(given or {})
         names = {field.name for field in fields(TrainConfig)}
         saved = {
@@ -93,6 +117,19 @@ class InitialModel:
             if name in names and name not in RUN_SETTINGS
         }
         saved["dim"] = self.dim
+        if self.subwords is not None:
+            saved.update(
+                subwords=True,
+                minn=self.subwords.minn,
+                maxn=self.subwords.maxn,
+                bucket=self.subwords.bucket,
+            )
+        try:
+            TrainConfig(**saved).validate()
+        except ConfigError as error:
+            raise ConfigError(
+                f"--init {self.path}: the training settings in its config.json: {error}"
+            ) from None
         config = replace(TrainConfig(**saved), **given)
         self.check(config)
         return config
@@ -112,6 +149,24 @@ class InitialModel:
                     f"{self.training[name]!r}, this run asks for {getattr(config, name)!r}: "
                     f"the new text is read with the model's tokenizer, so leave {option} out"
                 )
+        spec = config.subword_spec()
+        if self.subwords is None and spec is not None:
+            raise ConfigError(
+                f"--init {self.path}: the model holds no n-gram rows, this run asks for "
+                "--subwords: leave --subwords out, or train a subword model afresh"
+            )
+        if self.subwords is not None and spec != self.subwords:
+            model = self.subwords
+            raise ConfigError(
+                f"--init {self.path}: the model has n-grams of {model.minn} to {model.maxn} "
+                f"characters in {model.bucket:,} buckets, this run asks for "
+                + (
+                    "words only"
+                    if spec is None
+                    else f"{spec.minn} to {spec.maxn} in {spec.bucket:,}"
+                )
+                + ": leave --subwords, --minn, --maxn and --bucket out to keep the model's"
+            )
 
     def merge(
         self, types: list[str], counts: np.ndarray, min_count: int, max_vocab: int | None
@@ -147,17 +202,26 @@ class InitialModel:
 
     def matrices(self, vocabulary: Vocabulary, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Both matrices for `vocabulary`: old words' rows moved to their new ids, new words'
-        input rows uniform in [-0.5/dim, 0.5/dim) from a generator seeded with `seed`, output
-        rows zero."""
+        input rows uniform in [-0.5/dim, 0.5/dim) from a generator seeded with `seed` (a subword
+        model's in [-1/dim, 1/dim), its bucket rows after them as they are), output rows zero."""
         old_ids = {word: index for index, word in enumerate(self.vocabulary.words)}
         rows = torch.tensor([old_ids.get(word, -1) for word in vocabulary.words], dtype=torch.long)
         old = rows >= 0
-        dim = self.dim
-        input_vectors = torch.zeros(len(vocabulary), dim)
-        output_vectors = torch.zeros(len(vocabulary), dim)
-        input_vectors[old] = self.input_vectors.index_select(0, rows[old]).float()
+        dim, words = self.dim, len(vocabulary)
+        output_vectors = torch.zeros(words, dim)
         output_vectors[old] = self.output_vectors.index_select(0, rows[old]).float()
         generator = torch.Generator().manual_seed(seed)
-        new = int((~old).sum())
-        input_vectors[~old] = (torch.rand(new, dim, generator=generator) - 0.5) / dim
+        fresh = torch.rand(int((~old).sum()), dim, generator=generator)
+        if self.subword_input is None:
+            input_vectors = torch.zeros(words, dim)
+            input_vectors[old] = self.input_vectors.index_select(0, rows[old]).float()
+            input_vectors[~old] = (fresh - 0.5) / dim
+            return input_vectors, output_vectors
+        # The words' own rows are the first rows of the whole input matrix, not their composed
+        # vectors (`input_vectors`).
+        input_vectors = torch.empty(words + self.subwords.bucket, dim)
+        own = input_vectors[:words]
+        own[old] = self.subword_input.index_select(0, rows[old]).float()
+        own[~old] = (fresh * 2 - 1) / dim
+        input_vectors[words:] = self.subword_input[len(self.vocabulary) :]
         return input_vectors, output_vectors

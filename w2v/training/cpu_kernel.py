@@ -9,6 +9,9 @@ Within a centre, every (context, target) score is computed before any row change
 three small matrix products: scores, the contexts' updates and the targets' updates. They are
 written four rows at a time, so each vector read from cache serves four dot products or updates,
 and the rows the next centre will need are prefetched while this one trains.
+
+A subword model (fastText's, `--subwords`) has loops of its own at the end of the module
+(`train_part_subwords` and the spans it runs), so the word loops stay as they are.
 """
 
 from __future__ import annotations
@@ -639,11 +642,14 @@ class ParallelSpans:
         span: Callable[..., tuple[float, int]] = train_span,
         inner_vectors: torch.Tensor | None = None,
         paths: tuple[np.ndarray, np.ndarray] | None = None,
+        subwords: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         """`span` is the loop to run: `train_span` (skip-gram) or `train_span_cbow` with its mode,
         or for hierarchical softmax `train_span_hs` or `train_span_cbow_hs` with the tree, which
         also take `inner_vectors` (the inner nodes' matrix) after the output vectors; `paths` is
-        then the tree's (points, lengths), which say which inner nodes a word's update changes."""
+        then the tree's (points, lengths), which say which inner nodes a word's update changes.
+        A subword model's loop (`train_span_subwords`, `train_span_cbow_subwords`) comes with
+        `subwords`, each word's input rows as CSR (starts, rows), which its updates change."""
         self.span = span
         self.shared = (input_vectors, output_vectors) + (
             () if inner_vectors is None else (inner_vectors,)
@@ -659,6 +665,7 @@ class ParallelSpans:
         if len(self.marks) == 2:
             self.marks.append(np.zeros(0, np.uint8))
         self.paths = paths or (np.zeros((0, 0), np.int64), np.zeros(0, np.int64))
+        self.subwords = subwords
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
         # A merge costs about what training touches in 16 * vocabulary centres, which bounds
         # rounds below for small vocabularies.
@@ -713,6 +720,8 @@ class ParallelSpans:
         ]
         words, _, _, noise = arrays
         _mark_rows(words, noise, *self.paths, start, end, widest, *self.marks)
+        if self.subwords is not None:
+            _mark_word_rows(words, *self.subwords, start, end, widest, self.marks[0])
         results = [future.result() for future in futures]
         merges = []
         for shared, stack, marks in zip(self.shared, self.copies, self.marks, strict=False):
@@ -1126,11 +1135,13 @@ class SharedThreads:
         tree: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
         inner_vectors: torch.Tensor | None = None,
         seed: int = 1,
+        subwords: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         """`tree` is the Huffman tree's (codes, points, lengths) (or a `HuffmanTree`) for
         hierarchical softmax, which then trains `inner_vectors`; `keep` is each word's chance to
         survive subsampling, `acceptance` and `alias` the noise words' alias tables
-        (`NoiseSampler`'s)."""
+        (`NoiseSampler`'s). With `subwords`, each word's input rows as CSR (starts, rows), a
+        subword model (`train_part_subwords`): the input matrix holds the bucket rows too."""
         if model not in ("skipgram", "cbow"):
             raise ValueError(f"unknown model {model!r}: skipgram or cbow")
         if tree is not None and inner_vectors is None:
@@ -1150,6 +1161,9 @@ class SharedThreads:
             (np.zeros((0, 0), np.uint8), np.zeros((0, 0), np.int64), np.zeros(0, np.int64))
             if tree is None
             else (_numpy(tree[0], np.uint8), _numpy(tree[1], np.int64), _numpy(tree[2], np.int64))
+        )
+        self.subwords = (
+            None if subwords is None else tuple(_numpy(table, np.int64) for table in subwords)
         )
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
 
@@ -1174,6 +1188,23 @@ class SharedThreads:
         tables = (self.cbow_mean, *self.noise_tables, *self.paths)
 
         def part(thread: int) -> tuple[float, int]:
+            if self.subwords is not None:
+                return train_part_subwords(
+                    input_vectors,
+                    output_vectors,
+                    inner_vectors,
+                    tokens,
+                    sentence_ends,
+                    int(bounds[thread]),
+                    int(bounds[thread + 1]),
+                    *settings,
+                    *self.noise_tables,
+                    *self.paths,
+                    learning_rate,
+                    final_learning_rate,
+                    part_state(self.seed, block_number, thread),
+                    *self.subwords,
+                )
             return train_part(
                 input_vectors,
                 output_vectors,
@@ -1201,3 +1232,316 @@ class SharedThreads:
         """Stop the worker threads."""
         if self.pool is not None:
             self.pool.shutdown()
+
+
+# Subword models (fastText's): a word's input vector is the mean of its rows of the input matrix,
+# its own row and its character n-grams' bucket rows, listed for every word in CSR arrays
+# (`starts`, `rows`, from w2v.text.subwords.subword_rows). Every update goes to all of them with
+# full weight, as fastText's Model::update does for unsupervised models. These loops are apart
+# from the word loops above, which stay as they are.
+
+
+@numba.njit(inline="always", **COMPILE)
+def _prefetch_word_rows(
+    input_vectors: np.ndarray, starts: np.ndarray, rows: np.ndarray, word: int
+) -> None:
+    """Start loading all of `word`'s input rows: its n-grams' rows are scattered over the buckets."""
+    for at in range(starts[word], starts[word + 1]):
+        _prefetch_row(input_vectors, rows[at])
+
+
+@numba.njit(inline="always", **COMPILE)
+def _add_word_rows(
+    input_vectors: np.ndarray, starts: np.ndarray, rows: np.ndarray, word: int, hidden: np.ndarray
+) -> int:
+    """hidden += the sum of `word`'s input rows; return how many rows it has."""
+    for at in range(starts[word], starts[word + 1]):
+        row = input_vectors[rows[at]]
+        for d in range(len(hidden)):
+            hidden[d] += row[d]
+    return starts[word + 1] - starts[word]
+
+
+@numba.njit(inline="always", **COMPILE)
+def _spread_to_word_rows(
+    input_vectors: np.ndarray, starts: np.ndarray, rows: np.ndarray, word: int, update: np.ndarray
+) -> None:
+    """Add `update` whole to every input row of `word` (a row listed twice takes it twice)."""
+    for at in range(starts[word], starts[word + 1]):
+        row = input_vectors[rows[at]]
+        for d in range(len(update)):
+            row[d] += update[d]
+
+
+@numba.njit(**COMPILE)
+def train_span_subwords(
+    input_vectors: np.ndarray,
+    output_vectors: np.ndarray,
+    inner_vectors: np.ndarray,
+    words: np.ndarray,
+    sentences: np.ndarray,
+    reach: np.ndarray,
+    noise: np.ndarray,
+    first: int,
+    last: int,
+    learning_rate: float,
+    final_learning_rate: float,
+    starts: np.ndarray,
+    rows: np.ndarray,
+    codes: np.ndarray,
+    points: np.ndarray,
+    lengths: np.ndarray,
+    fresh_negative: int,
+    acceptance: np.ndarray,
+    alias: np.ndarray,
+    state: np.ndarray,
+) -> tuple[float, int]:
+    """fastText's skip-gram for the centres words[first:last]; return (loss sum, pairs).
+
+    For each (centre, context) pair the centre's vector, the mean of its rows, predicts the
+    context word: its Huffman path through `inner_vectors` when `lengths` is not empty, and
+    against noise words through `output_vectors`: the centre's row of `noise` when it has
+    columns, else `fresh_negative` words drawn for the pair from the alias tables with `state`.
+
+    fastText adds each pair's input gradient to every row of the centre, which moves their mean
+    by exactly that gradient; here the mean moves by it after each pair and the rows take the
+    window's summed gradient once, after the last pair. That is fastText's update when a word's
+    rows are distinct, and reads and writes each row once a centre instead of once a pair.
+    """
+    dim = input_vectors.shape[1]
+    span = max(last - first, 1)
+    most = max(max(noise.shape[1], fresh_negative) + 1, int(lengths.max()) if len(lengths) else 0)
+    target_rows = np.empty(most, np.int64)
+    labels = np.empty(most, np.float32)
+    gradients = np.zeros(-(-most // GROUP) * GROUP, np.float32)
+    hidden = np.empty(dim, np.float32)
+    pair_update = np.empty(dim, np.float32)
+    total = np.empty(dim, np.float32)
+    drawn = np.empty(fresh_negative, np.int64)
+    scale = np.float32(1.0)
+    loss = 0.0
+    pairs = 0
+    for centre in range(first, last):
+        if centre + 1 < last:
+            _prefetch_word_rows(input_vectors, starts, rows, words[centre + 1])
+        rate = learning_rate + (final_learning_rate - learning_rate) * (centre - first) / span
+        word = words[centre]
+        composed = False
+        for position in range(
+            max(centre - reach[centre], 0), min(centre + reach[centre] + 1, len(words))
+        ):
+            if position == centre or sentences[position] != sentences[centre]:
+                continue
+            if not composed:
+                for d in range(dim):
+                    hidden[d] = 0.0
+                    total[d] = 0.0
+                scale = np.float32(1.0 / _add_word_rows(input_vectors, starts, rows, word, hidden))
+                for d in range(dim):
+                    hidden[d] *= scale
+                composed = True
+            pairs += 1
+            context = words[position]
+            for d in range(dim):
+                pair_update[d] = 0.0
+            if len(lengths):
+                targets = _path_targets(context, codes, points, lengths, target_rows, labels)
+                loss += _train_pair(
+                    hidden,
+                    inner_vectors,
+                    target_rows,
+                    labels,
+                    targets,
+                    rate,
+                    gradients,
+                    pair_update,
+                )
+            if fresh_negative:
+                for negative in range(fresh_negative):
+                    drawn[negative] = _noise_word(state, acceptance, alias)
+                targets = _noise_targets(context, drawn, target_rows, labels)
+            elif noise.shape[1]:
+                targets = _noise_targets(context, noise[centre], target_rows, labels)
+            else:
+                targets = 0
+            if targets:
+                loss += _train_pair(
+                    hidden,
+                    output_vectors,
+                    target_rows,
+                    labels,
+                    targets,
+                    rate,
+                    gradients,
+                    pair_update,
+                )
+            for d in range(dim):
+                hidden[d] += pair_update[d]
+                total[d] += pair_update[d]
+        if composed:
+            _spread_to_word_rows(input_vectors, starts, rows, word, total)
+    return loss, pairs
+
+
+@numba.njit(**COMPILE)
+def train_span_cbow_subwords(
+    input_vectors: np.ndarray,
+    output_vectors: np.ndarray,
+    inner_vectors: np.ndarray,
+    words: np.ndarray,
+    sentences: np.ndarray,
+    reach: np.ndarray,
+    noise: np.ndarray,
+    first: int,
+    last: int,
+    learning_rate: float,
+    final_learning_rate: float,
+    starts: np.ndarray,
+    rows: np.ndarray,
+    codes: np.ndarray,
+    points: np.ndarray,
+    lengths: np.ndarray,
+) -> tuple[float, int]:
+    """fastText's CBOW for the centres words[first:last]; return (loss sum, centres trained).
+
+    The context words' rows are taken together, as fastText joins their lists: their mean
+    predicts the centre word (its Huffman path when `lengths` is not empty, against its row of
+    `noise` when that has columns), and every one of the rows takes the whole error.
+    """
+    dim = input_vectors.shape[1]
+    span = max(last - first, 1)
+    most = max(noise.shape[1] + 1, int(lengths.max()) if len(lengths) else 0)
+    target_rows = np.empty(most, np.int64)
+    labels = np.empty(most, np.float32)
+    gradients = np.zeros(-(-most // GROUP) * GROUP, np.float32)
+    hidden = np.empty(dim, np.float32)
+    error = np.empty(dim, np.float32)
+    loss = 0.0
+    examples = 0
+    for centre in range(first, last):
+        ahead = centre + 1 + (reach[centre + 1] if centre + 1 < last else 0)
+        if centre + 1 < last and ahead < len(words):
+            _prefetch_word_rows(input_vectors, starts, rows, words[ahead])
+        rate = learning_rate + (final_learning_rate - learning_rate) * (centre - first) / span
+        low = max(centre - reach[centre], 0)
+        high = min(centre + reach[centre] + 1, len(words))
+        for d in range(dim):
+            hidden[d] = 0.0
+            error[d] = 0.0
+        count = 0
+        for position in range(low, high):
+            if position != centre and sentences[position] == sentences[centre]:
+                count += _add_word_rows(input_vectors, starts, rows, words[position], hidden)
+        if count == 0:
+            continue
+        examples += 1
+        scale = np.float32(1.0 / count)
+        for d in range(dim):
+            hidden[d] *= scale
+        word = words[centre]
+        if len(lengths):
+            targets = _path_targets(word, codes, points, lengths, target_rows, labels)
+            loss += _train_pair(
+                hidden, inner_vectors, target_rows, labels, targets, rate, gradients, error
+            )
+        if noise.shape[1]:
+            targets = _noise_targets(word, noise[centre], target_rows, labels)
+            loss += _train_pair(
+                hidden, output_vectors, target_rows, labels, targets, rate, gradients, error
+            )
+        for position in range(low, high):
+            if position != centre and sentences[position] == sentences[centre]:
+                _spread_to_word_rows(input_vectors, starts, rows, words[position], error)
+    return loss, examples
+
+
+@numba.njit(**COMPILE)
+def train_part_subwords(
+    input_vectors: np.ndarray,
+    output_vectors: np.ndarray,
+    inner_vectors: np.ndarray,
+    tokens: np.ndarray,
+    sentence_ends: np.ndarray,
+    first: int,
+    last: int,
+    keep: np.ndarray,
+    window: int,
+    negative: int,
+    fresh_noise: bool,
+    cbow: bool,
+    acceptance: np.ndarray,
+    alias: np.ndarray,
+    codes: np.ndarray,
+    points: np.ndarray,
+    lengths: np.ndarray,
+    learning_rate: float,
+    final_learning_rate: float,
+    state: np.ndarray,
+    starts: np.ndarray,
+    rows: np.ndarray,
+) -> tuple[float, int]:
+    """`train_part` for a subword model: one thread's draws and updates on tokens[first:last].
+    Skip-gram with `fresh_noise` draws noise words for every pair, as fastText does; CBOW draws
+    one set per centre, as fastText does too."""
+    per_centre = 0 if fresh_noise and not cbow else negative
+    words, sentences, reach, noise = draw_part(
+        tokens, sentence_ends, first, last, keep, window, per_centre, acceptance, alias, state
+    )
+    if cbow:
+        return train_span_cbow_subwords(
+            input_vectors,
+            output_vectors,
+            inner_vectors,
+            words,
+            sentences,
+            reach,
+            noise,
+            0,
+            len(words),
+            learning_rate,
+            final_learning_rate,
+            starts,
+            rows,
+            codes,
+            points,
+            lengths,
+        )
+    return train_span_subwords(
+        input_vectors,
+        output_vectors,
+        inner_vectors,
+        words,
+        sentences,
+        reach,
+        noise,
+        0,
+        len(words),
+        learning_rate,
+        final_learning_rate,
+        starts,
+        rows,
+        codes,
+        points,
+        lengths,
+        negative - per_centre,
+        acceptance,
+        alias,
+        state,
+    )
+
+
+@numba.njit(nogil=True, cache=True)
+def _mark_word_rows(
+    words: np.ndarray,
+    starts: np.ndarray,
+    rows: np.ndarray,
+    first: int,
+    last: int,
+    widest: int,
+    input_marks: np.ndarray,
+) -> None:
+    """Mark every input row (own and n-grams') of the words within reach of words[first:last]."""
+    for position in range(max(first - widest, 0), min(last + widest, len(words))):
+        word = words[position]
+        for at in range(starts[word], starts[word + 1]):
+            input_marks[rows[at]] = 1

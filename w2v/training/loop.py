@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from w2v.errors import ConfigError
 from w2v.text.encode import EncodedCorpus
+from w2v.text.subwords import subword_rows
 from w2v.text.vocab import Vocabulary
 from w2v.training import checkpoint, distributed
 from w2v.training.blocks import BLOCK_WORDS, BlockTrainer, sentence_blocks
@@ -52,7 +53,9 @@ def start_matrices(
     resumed: TrainingState | None,
 ) -> Matrices:
     """The weights to start from: a checkpoint's, a model's to train on (`initial`), or word2vec's
-    start: input vectors uniform in [-0.5/dim, 0.5/dim), output vectors and inner nodes zero."""
+    start: input vectors uniform in [-0.5/dim, 0.5/dim), output vectors and inner nodes zero.
+    A subword model's input matrix has `size` word rows then the bucket rows, all uniform in
+    [-1/dim, 1/dim) as fastText starts them."""
     device, dim = config.resolved_device(), config.dim
     inner = None if tree is None else torch.zeros(tree.inner_nodes, dim, device=device)
     if resumed is not None:
@@ -62,6 +65,12 @@ def start_matrices(
     if initial is not None:
         inputs, outputs = (m.to(device=device, dtype=torch.float32).contiguous() for m in initial)
         return Matrices(inputs, outputs, inner)
+    spec = config.subword_spec()
+    if spec is not None:
+        # In place: the bucket rows are most of the memory (2,000,000 x 300 is 2.4 GB).
+        inputs = torch.rand(size + spec.bucket, dim, generator=generator, device=device)
+        inputs.mul_(2.0).sub_(1.0).div_(dim)
+        return Matrices(inputs, torch.zeros(size, dim, device=device), inner)
     inputs = (torch.rand(size, dim, generator=generator, device=device) - 0.5) / dim
     return Matrices(inputs, torch.zeros(size, dim, device=device), inner)
 
@@ -143,7 +152,8 @@ def train_vectors(
     it draws what the uninterrupted run would have drawn. From `initial` (input, output), training
     starts from those matrices (continued training). With `group` (several ranks), each rank
     trains the blocks it owns on its own copy with its own random stream, and the ranks sum their
-    changes after every round of blocks.
+    changes after every round of blocks. For a subword model (`config.subword_spec()`) the input
+    matrix returned is the whole of it, the words' rows then the bucket rows.
     """
     device = config.resolved_device()
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -157,6 +167,7 @@ def train_vectors(
         sync = distributed.Sync(matrices.all())
         stream = (config.seed << 16) + group.rank + 1
         generator.manual_seed(stream)
+    spec = config.subword_spec()
     trainer = BlockTrainer(
         config,
         corpus,
@@ -167,6 +178,7 @@ def train_vectors(
         tree,
         generator,
         stream,
+        subwords=None if spec is None else subword_rows(vocabulary.words, spec, len(vocabulary)),
     )
     size_of_blocks = (
         BLOCK_WORDS if group is None else distributed.block_words(config.sync_every, group.world)

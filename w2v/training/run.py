@@ -16,6 +16,7 @@ from w2v.errors import ConfigError
 from w2v.text.corpus import Source
 from w2v.text.encode import EncodedCorpus, encode_corpus
 from w2v.text.phrases import write_phrases
+from w2v.text.subwords import SubwordSpec, composed_vectors, subword_rows
 from w2v.text.tokenizer import make_tokenizer
 from w2v.text.vocab import Vocabulary
 from w2v.training import checkpoint, distributed
@@ -28,7 +29,9 @@ from w2v.training.loop import EpochRecord, train_vectors
 
 @dataclass
 class TrainingResult:
-    """What a run produces: the vocabulary, its tokenizer, both matrices and the history."""
+    """What a run produces: the vocabulary, its tokenizer, both matrices and the history. For a
+    subword model `input_vectors` are the words' composed vectors (the mean of each word's rows,
+    fastText's word vectors) and `subword_input` the whole input matrix, bucket rows included."""
 
     vocabulary: Vocabulary
     tokenizer: Tokenizer
@@ -40,6 +43,8 @@ class TrainingResult:
     encode_seconds: float  # counting, vocabulary and encoding
     train_seconds: float  # the epochs
     distributed: dict | None = None  # under torchrun: ranks, sync interval, each rank's blocks
+    subwords: SubwordSpec | None = None
+    subword_input: torch.Tensor | None = None  # (V + bucket) x D
 
 
 def run_training(
@@ -68,7 +73,9 @@ def run_training(
             vocabulary, tokenizer, corpus = checkpoint.load_corpus(
                 checkpoints.folder, settings, corpus_fingerprint, BLOCK_WORDS
             )
-            resumed = checkpoint.load_state(checkpoints.folder)
+            resumed = checkpoint.load_state(
+                checkpoints.folder, config, len(vocabulary), len(corpus)
+            )
         else:
             vocabulary, tokenizer, corpus = encode_text(
                 sources, config, Path(work_dir), progress, initial
@@ -99,16 +106,24 @@ def run_training(
         trained = time.perf_counter()
         raw_words = corpus.raw_words
         del corpus  # the memory map must close before its folder is removed
+    spec, subword_input = config.subword_spec(), None
+    input_vectors = input_vectors.cpu()
+    if spec is not None:
+        subword_input = input_vectors
+        starts, rows = subword_rows(vocabulary.words, spec, len(vocabulary))
+        input_vectors = torch.from_numpy(composed_vectors(subword_input.numpy(), starts, rows))
     result = TrainingResult(
         vocabulary,
         tokenizer,
-        input_vectors.cpu(),
+        input_vectors,
         output_vectors.cpu(),
         config,
         history,
         raw_words,
         encode_seconds=encoded - start,
         train_seconds=trained - encoded,
+        subwords=spec,
+        subword_input=subword_input,
     )
     if group is not None:
         result.distributed = {

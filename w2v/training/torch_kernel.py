@@ -45,6 +45,49 @@ class InnerNodes(NamedTuple):
     mask: torch.Tensor
 
 
+class SubwordRows(NamedTuple):
+    """A subword model's input side: each word's rows of the input matrix (its own, then its
+    n-grams' bucket rows) as CSR arrays on the device, `starts` (V + 1) and `rows`."""
+
+    starts: torch.Tensor
+    rows: torch.Tensor
+
+    def of(self, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows of each of `words`, one after another, and how many each word has."""
+        first, counts = self.starts[words], self.starts[words + 1] - self.starts[words]
+        begins = torch.cumsum(counts, 0) - counts
+        within = torch.arange(int(counts.sum()), device=words.device)
+        within -= torch.repeat_interleave(begins, counts)
+        return self.rows[torch.repeat_interleave(first, counts) + within], counts
+
+    def sums(
+        self, input_vectors: torch.Tensor, words: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each word's sum of its input rows, with the rows and their counts (`of`)."""
+        rows, counts = self.of(words)
+        offsets = torch.cumsum(counts, 0) - counts
+        summed = torch.nn.functional.embedding_bag(rows, input_vectors, offsets, mode="sum")
+        return summed, rows, counts
+
+
+def _spread(
+    input_vectors: torch.Tensor,
+    rows: torch.Tensor,
+    counts: torch.Tensor,
+    update: torch.Tensor,
+    uses: torch.Tensor,
+    max_uses: float,
+) -> None:
+    """Add each word's update whole to every one of its rows, as fastText does. The cap on a
+    row's pairs in a batch counts the uses of each row, not each word: a common n-gram (a suffix)
+    serves hundreds of the batch's words."""
+    update = torch.repeat_interleave(update, counts, 0)
+    if math.isfinite(max_uses):
+        row_uses = torch.repeat_interleave(uses, counts)
+        update *= _row_scale(rows, row_uses, len(input_vectors), max_uses)[:, None]
+    input_vectors.index_add_(0, rows, update)
+
+
 def _output_sides(
     output_vectors: torch.Tensor,
     centre_words: torch.Tensor,
@@ -87,6 +130,7 @@ def skipgram_step(
     window: int,
     max_row_pairs: float = math.inf,
     inner: InnerNodes | None = None,
+    subwords: SubwordRows | None = None,
 ) -> tuple[float, int]:
     """Update the matrices in place for the centres words[window:-window]; return (loss sum, pairs).
 
@@ -101,12 +145,20 @@ def skipgram_step(
     updates times `max_row_pairs` instead of their sum: sequential SGD would have stopped pushing
     once the first few updates saturated the sigmoid, while a sum of hundreds of stale updates
     overshoots and diverges. Rows used less often (nearly all of them) get the exact sum.
+
+    With `subwords` (a subword model) a context word's vector is the mean of its input rows, and
+    its update goes whole to every one of them, as in fastText.
     """
     centres, span = len(reach), 2 * window + 1
     context_mask = window_mask(reach, sentences, window)
     centre_words = words[window : window + centres]
     pairs = context_mask.sum(1)
-    context = input_vectors[words].unfold(0, span, 1)  # centres x dim x span, a view
+    if subwords is None:
+        word_vectors = input_vectors[words]
+    else:
+        summed, rows, counts = subwords.sums(input_vectors, words)
+        word_vectors = summed / counts[:, None]
+    context = word_vectors.unfold(0, span, 1)  # centres x dim x span, a view
     loss = 0.0
     context_update = torch.zeros(centres, span, input_vectors.shape[1], device=input_vectors.device)
     target_updates = []
@@ -135,9 +187,14 @@ def skipgram_step(
     for offset in range(span):  # fold each window position's update back onto its word
         word_update[offset : offset + centres] += context_update[:, offset]
         context_uses[offset : offset + centres] += context_mask[:, offset]
-    if math.isfinite(max_row_pairs):
-        word_update *= _row_scale(words, context_uses, len(input_vectors), max_row_pairs)[:, None]
-    input_vectors.index_add_(0, words, word_update)
+    if subwords is not None:
+        _spread(input_vectors, rows, counts, word_update, context_uses, max_row_pairs)
+    else:
+        if math.isfinite(max_row_pairs):
+            word_update *= _row_scale(words, context_uses, len(input_vectors), max_row_pairs)[
+                :, None
+            ]
+        input_vectors.index_add_(0, words, word_update)
     for matrix, targets, target_update in target_updates:
         matrix.index_add_(
             0, targets.reshape(-1), target_update.reshape(-1, target_update.shape[-1])
@@ -157,6 +214,7 @@ def cbow_step(
     max_row_pairs: float = math.inf,
     mean: bool = True,
     inner: InnerNodes | None = None,
+    subwords: SubwordRows | None = None,
 ) -> tuple[float, int]:
     """CBOW's update of the matrices for the centres words[window:-window]; return (loss, centres).
 
@@ -165,15 +223,26 @@ def cbow_step(
     nodes; as in word2vec and gensim, with the mean every context word takes the whole error back,
     with the sum each takes its share. Rows used by more than `max_row_pairs` centres of the batch
     get the mean of their updates times that number.
+
+    With `subwords` (a subword model, fastText's CBOW, always the mean) the context words' rows
+    are taken together: their mean is the hidden vector, and every row takes the whole error.
     """
     centres, span = len(reach), 2 * window + 1
     context_mask = window_mask(reach, sentences, window).float()
     contexts = context_mask.sum(1)
     trained = contexts > 0
     share = 1.0 / contexts.clamp(min=1)
-    hidden = torch.bmm(input_vectors[words].unfold(0, span, 1), context_mask[:, :, None]).squeeze(2)
-    if mean:
-        hidden *= share[:, None]
+    if subwords is None:
+        hidden = torch.bmm(
+            input_vectors[words].unfold(0, span, 1), context_mask[:, :, None]
+        ).squeeze(2)
+        if mean:
+            hidden *= share[:, None]
+    else:
+        summed, rows, counts = subwords.sums(input_vectors, words)
+        hidden = torch.bmm(summed.unfold(0, span, 1), context_mask[:, :, None]).squeeze(2)
+        row_counts = counts.float().unfold(0, span, 1).mul(context_mask).sum(1)
+        hidden /= row_counts.clamp(min=1)[:, None]
     centre_words = words[window : window + centres]
     loss = 0.0
     error = torch.zeros_like(hidden)
@@ -203,9 +272,14 @@ def cbow_step(
     for offset in range(span):  # every context word of a centre takes that centre's error
         word_update[offset : offset + centres] += context_mask[:, offset, None] * error
         context_uses[offset : offset + centres] += context_mask[:, offset]
-    if math.isfinite(max_row_pairs):
-        word_update *= _row_scale(words, context_uses, len(input_vectors), max_row_pairs)[:, None]
-    input_vectors.index_add_(0, words, word_update)
+    if subwords is not None:
+        _spread(input_vectors, rows, counts, word_update, context_uses, max_row_pairs)
+    else:
+        if math.isfinite(max_row_pairs):
+            word_update *= _row_scale(words, context_uses, len(input_vectors), max_row_pairs)[
+                :, None
+            ]
+        input_vectors.index_add_(0, words, word_update)
     for matrix, targets, target_update in target_updates:
         matrix.index_add_(
             0, targets.reshape(-1), target_update.reshape(-1, target_update.shape[-1])
