@@ -3,6 +3,11 @@
 import bz2
 import gzip
 import lzma
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +88,37 @@ def test_invalid_utf8_is_replaced_not_fatal(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_bytes(b"caf\xe9 ok\n")
     assert list(read_pieces([path])) == [("caf\ufffd ok", True)]
+
+
+def test_a_line_without_spaces_is_cut_into_bounded_pieces_in_linear_time(tmp_path):
+    path = tmp_path / "one-word.txt"
+    path.write_text("a" * 5000 + " b\n" + "\u4e2d\u6587" * 1500 + "\nend\n")
+    pieces = list(read_pieces([path], chunk_chars=1000))
+    assert all(len(text) <= 2000 for text, _ in pieces)
+    assert pieces[:5] == [("a" * 1000, False)] * 4 + [("a" * 1000 + " b", True)]
+    assert "".join(text for text, _ in pieces if "\u4e2d" in text) == "\u4e2d\u6587" * 1500
+    assert pieces[-1] == ("end", True)
+    # 64 MB without a space: linear, where joining it again at every chunk took seconds.
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"a" * (64 << 20))
+    started = time.perf_counter()
+    assert sum(len(text) for text, _ in read_pieces([big])) == 64 << 20
+    assert time.perf_counter() - started < 1.5
+
+
+def test_standard_input_and_named_pipes_are_read_as_corpora(tmp_path):
+    assert expand_paths(["-"]) == [Path("/dev/stdin")]
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert expand_paths([fifo]) == [fifo]
+    assert corpus_size([fifo]) is None
+    cli = Path(__file__).resolve().parents[1] / "cli.py"
+    args = [sys.executable, str(cli), "train", "-", "--dim", "8", "--epochs", "1"]
+    args += ["--threads", "1", "--min-count", "1", "-q", "--no-plots"]
+    text = "the cat sat on the mat\nthe dog sat on the log\n" * 20
+    piped = subprocess.run([*args, "-o", str(tmp_path / "piped.bin")], input=text, text=True)
+    assert piped.returncode == 0
+    (tmp_path / "c.txt").write_text(text)
+    args[3] = str(tmp_path / "c.txt")
+    subprocess.run([*args, "-o", str(tmp_path / "file.bin")], check=True)
+    assert (tmp_path / "piped.bin").read_bytes() == (tmp_path / "file.bin").read_bytes()

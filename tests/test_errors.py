@@ -170,6 +170,17 @@ def test_a_corpus_shorter_than_the_window_trains(tmp_path, capsys):
         (["--alpha", "0"], "--alpha must be above 0, got 0.0"),
         (["--min-alpha", "0.5"], "--min-alpha must be in [0, --alpha] = [0, 0.025], got 0.5"),
         (["--device", "cuda"], "--device cuda asked for, but torch sees no CUDA GPU here"),
+        (
+            ["--window", "1000000"],
+            "--window must be at most 10,000, got 1,000,000: lines are cut into sentences of at "
+            "most 10,000 words, so no window reaches further",
+        ),
+        (["--threads", "100000"], "--threads must be at most 1024, got 100,000"),
+        (
+            ["--window", "2000", "--kernel", "torch"],
+            "--window 2000 with --batch-words 4096 needs about 14.3 GB a batch in the torch "
+            "kernel: use --batch-words 1231 or less",
+        ),
     ],
 )
 def test_nonsense_parameters(tmp_path, capsys, monkeypatch, text_corpus, option, message):
@@ -248,7 +259,8 @@ def test_words_outside_the_vocabulary_are_named_with_near_spellings(
     capsys, vectors, command, message
 ):
     status = main([*command, "--vectors", str(vectors)])
-    assert one_error_line(capsys, status) == f"error: {message}"
+    no_subwords = "(the model has no subwords to build one from)"
+    assert one_error_line(capsys, status) == f"error: {message} {no_subwords}"
 
 
 def test_an_analogy_file_without_questions(tmp_path, capsys, vectors):

@@ -228,3 +228,12 @@ def test_a_tokenizer_of_other_rules_is_followed_exactly():
     expected = [types[i] for ids in encode(reference, texts) for i in ids.tolist()]
     assert [counter.words[i] for i in ids.tolist()] == expected
     assert "," in expected and piece_tokens.tolist() == [11, 11, 15]
+
+
+def test_text_without_spaces_is_cut_at_punctuation_only_so_cjk_needs_segmenting():
+    # What the README says: each run of letters between punctuation or spaces is one word, so
+    # unsegmented Chinese or Japanese gives one word a clause; segmented text gives its words.
+    counter = WordCounter(make_tokenizer("words"))
+    ids, _ = counter.encode(["我爱北京。北京很大，我爱北京", "我 爱 北京 。 北京 很 大"])  # noqa: RUF001
+    assert counter.words == ["我爱北京", "北京很大", "我", "爱", "北京", "很", "大"]
+    assert ids.tolist() == [0, 1, 0, 2, 3, 4, 4, 5, 6]

@@ -10,7 +10,7 @@ import torch
 import w2v
 from corpora import synthetic
 from w2v.cli import main
-from w2v.errors import ConfigError
+from w2v.errors import ConfigError, WriteError
 from w2v.files import native
 from w2v.files.model import Model
 from w2v.files.native import read_native, write_native
@@ -121,7 +121,7 @@ def test_a_failed_write_leaves_the_old_folder_whole(tmp_path, trained, monkeypat
     # The new vectors are written, then the disk fills before the vocabulary is.
     monkeypatch.setattr(native.Vocabulary, "save", fail)
     shifted = Model(model.vectors.words, model.vectors.vectors + 1, model.vectors.counts)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(WriteError, match="model: cannot write \\(No space"):
         write_native(tmp_path / "model", shifted)
     after = {path.name: path.read_bytes() for path in (tmp_path / "model").iterdir()}
     assert after == before
@@ -160,7 +160,7 @@ def test_loading_vectors_imports_no_training_code(tmp_path, trained):
         "import sys, w2v\n"
         f"w2v.load({str(tmp_path / 'vectors.bin')!r}).most_similar('king')\n"
         f"w2v.load({str(tmp_path / 'model')!r}).encode('the king')\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('numba', 'w2v.training'))))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('w2v.training')))\n"
     )
     found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert found.returncode == 0, found.stderr

@@ -21,6 +21,10 @@ class FormatError(W2VError):
     """A vectors, vocabulary or evaluation file is malformed; the message names the file and the problem."""
 
 
+class WriteError(W2VError):
+    """A file cannot be written: a full disk, a file-size limit, a folder that refuses it."""
+
+
 class OutOfVocabularyError(W2VError, KeyError):
     """Query words are not in the vocabulary; the message names them."""
 

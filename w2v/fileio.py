@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,27 +17,45 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from w2v.errors import ConfigError, FormatError
+from w2v.errors import ConfigError, FormatError, WriteError
+
+# What a writer of another library raises when the disk refuses it: an OSError, safetensors' own
+# error, or (`_is_write_failure`) the bare Exception the tokenizers library raises for any failure
+# ("File too large (os error 27)").
+WRITER_ERRORS = (OSError, SafetensorError)
+
+
+def write_failure(path: str | Path, error: BaseException) -> WriteError:
+    """The one-line error for `path` that could not be written because of `error`."""
+    reason = (error.strerror if isinstance(error, OSError) else None) or str(error)
+    return WriteError(f"{path}: cannot write ({reason})")
+
+
+def _is_write_failure(error: BaseException) -> bool:
+    return isinstance(error, WRITER_ERRORS) or type(error) is Exception
 
 
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
-    """A binary stream to a temporary file beside `path`, renamed onto `path` only if all went well."""
+    """A binary stream to a temporary file beside `path`, renamed onto `path` only if all went well;
+    WriteError naming `path` when the disk refuses it (full, a file-size limit, read-only)."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    # Unlike mkstemp's fixed 0600, os.open applies the umask to 0666, so the file ends up with the
-    # permissions any other newly written file would have.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    descriptor = os.open(temporary, flags, 0o666)
     try:
+        # Unlike mkstemp's fixed 0600, os.open applies the umask to 0666, so the file ends up with
+        # the permissions any other newly written file would have.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        descriptor = os.open(temporary, flags, 0o666)
         with os.fdopen(descriptor, "wb") as stream:
             yield stream
             stream.flush()
             # Without this a power cut soon after the rename can leave an empty file in place.
             os.fsync(stream.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise write_failure(path, error) from None
         raise
 
 
@@ -49,22 +68,32 @@ def atomic_write(path: str | Path, data: bytes) -> None:
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary name beside `path` for a writer that takes a file name (safetensors, tokenizers),
-    renamed onto `path` only if all went well."""
+    renamed onto `path` only if all went well; WriteError naming `path` when the disk refuses it.
+
+    The file gets the permissions the umask gives a new file, as `atomic_output`'s do, whatever
+    mode the writer creates it with (safetensors' is 0600)."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
+        # Created first, by os.open as atomic_output does, to learn the mode the umask gives.
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        mode = stat.S_IMODE(temporary.stat().st_mode)
         yield temporary
+        os.chmod(temporary, mode)
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        if _is_write_failure(error):
+            raise write_failure(path, error) from None
         raise
 
 
 @contextlib.contextmanager
 def atomic_folder(path: str | Path) -> Iterator[Path]:
-    """A new empty folder beside `path` to write into, then swapped in for `path` as a whole.
+    """A new empty folder beside `path` to write into, then swapped in for `path` as a whole;
+    WriteError naming the file the disk refused.
 
     The old folder is renamed aside before the new one takes its name and is removed after, so at
     no moment does `path` hold some files of the old folder and some of the new; a crash between
@@ -72,22 +101,33 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    temporary.mkdir()
+    try:
+        temporary.mkdir()
+    except OSError as error:
+        raise write_failure(path, error) from None
     try:
         yield temporary
         for written in temporary.iterdir():
             with open(written, "rb") as stream:
                 os.fsync(stream.fileno())
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(temporary, ignore_errors=True)
+        if isinstance(error, WriteError):
+            # Named by the file under its real name, not the temporary folder's.
+            raise WriteError(str(error).replace(str(temporary), str(path))) from None
+        if isinstance(error, OSError):
+            raise write_failure(path, error) from None
         raise
-    if not path.exists():
+    try:
+        if not path.exists():
+            os.replace(temporary, path)
+            return
+        old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
+        os.replace(path, old)
         os.replace(temporary, path)
-        return
-    old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
-    os.replace(path, old)
-    os.replace(temporary, path)
-    shutil.rmtree(old)
+        shutil.rmtree(old)
+    except OSError as error:
+        raise write_failure(path, error) from None
 
 
 def write_tensors(

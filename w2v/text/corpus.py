@@ -9,6 +9,7 @@ import gzip
 import lzma
 import sys
 import threading
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -19,6 +20,7 @@ from w2v.errors import CorpusError
 
 OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 CHUNK_CHARS = 1 << 20
+STANDARD_INPUT = "-"
 COUNT_REPLACED = "w2v-count-replaced"
 
 
@@ -53,7 +55,8 @@ Source = Path | PieceSource
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
-    """The corpus files named by `paths`: files as given, folders walked recursively, globs expanded."""
+    """The corpus files named by `paths`: files as given, folders walked recursively, globs
+    expanded; `-`, /dev/stdin and named pipes as streams read once."""
     files: list[Path] = []
     for given in paths:
         path = Path(given)
@@ -64,6 +67,9 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
             files.extend(found)
         elif path.is_file():
             files.append(path)
+        elif str(given) == STANDARD_INPUT or path.is_fifo() or path.is_char_device():
+            # A pipe is read once, as training reads its corpus: counting and encoding together.
+            files.append(Path("/dev/stdin") if str(given) == STANDARD_INPUT else path)
         elif glob.has_magic(str(given)):
             matches = sorted(Path(p) for p in glob.glob(str(given), recursive=True))
             matched_files = [p for p in matches if p.is_file()]
@@ -112,7 +118,7 @@ def decode_file(path: Path, chunk_bytes: int = CHUNK_CHARS, warn: bool = True) -
             before = _replaced.count
             yield decoder.decode(b"", final=True)
             replaced += _replaced.count - before
-        except (OSError, EOFError, lzma.LZMAError) as error:
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
             raise CorpusError(f"{path}: cannot read ({error})") from None
     if replaced and warn:
         print(f"warning: {path}: {replaced} bytes of invalid UTF-8 replaced", file=sys.stderr)
@@ -125,6 +131,9 @@ def split_lines(
 
     A line longer than `chunk_chars` comes in several pieces cut at whitespace, so a corpus that is
     one 100 MB line (text8) is never held whole; `ends_line` marks the last piece of each line.
+    A stretch of more than `chunk_chars` characters without a space or tab is cut every
+    `chunk_chars` characters, as word2vec cuts a word at its longest: the line is read in linear
+    time and bounded memory whatever it holds.
     """
     pending = ""
     for chunk in chunks:
@@ -132,11 +141,14 @@ def split_lines(
         pending = lines.pop()
         for line in lines:
             yield line, True
-        if len(pending) > chunk_chars:
-            cut = max(pending.rfind(" "), pending.rfind("\t"))
+        while len(pending) > chunk_chars:
+            cut = max(pending.rfind(" ", 0, chunk_chars), pending.rfind("\t", 0, chunk_chars))
             if cut > 0:
                 yield pending[:cut], False
                 pending = pending[cut + 1 :]
+            else:
+                yield pending[:chunk_chars], False
+                pending = pending[chunk_chars:]
     if pending:
         yield pending, True
 
@@ -157,7 +169,10 @@ def read_pieces(
 
 def corpus_size(sources: Sequence[Source]) -> int | None:
     """Total bytes of the files when all are uncompressed files (a progress bar's total), else None."""
-    if any(not isinstance(path, Path) or path.suffix.lower() in OPENERS for path in sources):
+    if any(
+        not isinstance(path, Path) or path.suffix.lower() in OPENERS or not path.is_file()
+        for path in sources
+    ):
         return None
     return sum(path.stat().st_size for path in sources)
 

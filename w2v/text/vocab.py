@@ -92,7 +92,8 @@ class Vocabulary:
         # Lines end at "\n" alone: a word may hold U+2028 or U+001C, which splitlines() breaks at.
         for number, line in enumerate(lines, 1):
             word, _, count = line.removesuffix("\r").rpartition(" ")
-            if not word or not count.isdigit():
+            # More than 18 digits would not fit the int64 counts.
+            if not word or not count.isdigit() or len(count) > 18:
                 raise FormatError(f"{path}: line {number} is not 'word count'")
             words.append(word)
             counts.append(int(count))
