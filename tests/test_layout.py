@@ -11,7 +11,7 @@ LAYERS = [
     ("w2v.training",),
     ("w2v.files",),
     ("w2v.query",),
-    ("w2v.reports",),
+    ("w2v.reports", "w2v.viewer"),
     ("w2v.api",),
     ("w2v.cli",),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import NoReturn
 from corpora.registry import listing
 from corpora.sources import resolve_sources
 from corpora.synthetic import write_corpus, write_questions
-from w2v.api import load_initial, train
+from w2v.api import load_initial, train, write_trained
 from w2v.errors import ConfigError, W2VError
 from w2v.fileio import check_not_an_input, check_writable
 from w2v.files.store import convert
@@ -36,6 +37,7 @@ from w2v.training import checkpoint, distributed
 from w2v.training.checkpoint import CheckpointPlan
 from w2v.training.config import TrainConfig
 from w2v.training.process import tune_for_training
+from w2v.viewer.server import open_server
 
 DEFAULT_VECTORS = "vectors.bin"
 TRAIN_SETTINGS = tuple(setting.name for setting in dataclasses.fields(TrainConfig))
@@ -61,10 +63,7 @@ def _train(args: argparse.Namespace) -> None:
     model = train(sources, config, progress=not args.quiet, checkpoints=checkpoints, init=initial)
     if not distributed.is_writer():
         return  # under torchrun only rank 0 writes
-    written = model.save(args.output)
-    if checkpoints is not None:
-        # The vectors are safely written: the run has nothing left to resume.
-        checkpoint.remove(checkpoints.folder)
+    written = write_trained(model, args.output, checkpoints)
     written.paths.append(write_training_log(model.log(sources), args.output))
     if not args.no_plots:
         if plots.available():
@@ -143,7 +142,7 @@ def _phrases(args: argparse.Namespace) -> None:
 
 def _convert(args: argparse.Namespace) -> None:
     check_writable(args.target)
-    print(convert(args.source, args.target).describe())
+    print(convert(args.source, args.target, word2vec=args.word2vec).describe())
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -198,6 +197,13 @@ def _export_projector(args: argparse.Namespace) -> None:
     rows = len(vectors) if args.top is None else min(args.top, len(vectors))
     print(f"wrote {rows:,} words: {', '.join(map(str, written))}")
     print("load both files at https://projector.tensorflow.org (Load, then choose each file)")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    server = open_server(args.vectors, args.host, args.port)
+    print(f"serving {args.vectors} at {server.url} (Ctrl-C stops)", flush=True)
+    with server:
+        server.serve_forever()
 
 
 def _add_settings(parser: argparse.ArgumentParser) -> None:
@@ -427,11 +433,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     convert_parser = commands.add_parser(
         "convert",
-        help="convert between word2vec binary (.bin), text (.txt, .vec) and the native folder",
+        help="convert between word2vec binary (.bin), text (.txt, .vec), fastText's .bin models, "
+        "GloVe's text files and the native folder",
     )
-    convert_parser.add_argument("source", help="a word2vec file or a native model folder")
     convert_parser.add_argument(
-        "target", help="the format goes by the name: .bin, .txt or .vec, else a native folder"
+        "source", help="a word2vec, fastText or GloVe file or a native model folder"
+    )
+    convert_parser.add_argument(
+        "target",
+        help="the format goes by the name: .bin (fastText's format for a subword model), .txt or "
+        ".vec, else a native folder",
+    )
+    convert_parser.add_argument(
+        "--word2vec",
+        action="store_true",
+        help="write a subword model's word vectors as word2vec binary even to a .bin name "
+        "(the n-grams are left out)",
     )
     convert_parser.set_defaults(run=_convert)
 
@@ -478,7 +495,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     projector_parser.set_defaults(run=_export_projector)
 
-    for vectors_parser in (plot_parser, projector_parser):
+    serve_parser = commands.add_parser(
+        "serve",
+        help="a local web page to explore the vectors: neighbours, analogies, a map, the model",
+    )
+    serve_parser.add_argument(
+        "--port", type=int, default=8000, help="(default: %(default)s; 0 for any free port)"
+    )
+    serve_parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 lets other machines in (default: %(default)s)",
+    )
+    serve_parser.set_defaults(run=_serve)
+
+    for vectors_parser in (plot_parser, projector_parser, serve_parser):
         vectors_parser.add_argument(
             "--vectors", default=DEFAULT_VECTORS, help="vectors file (default: %(default)s)"
         )
@@ -488,6 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a bad input prints `error: ...` on one line and returns 1."""
     args = build_parser().parse_args(argv)
+    # SIGTERM (kill, a job scheduler) stops the command as Ctrl-C does, so that the temporary
+    # files (the encoded corpus, w2v-phrases-* folders) are removed on the way out.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         args.run(args)
     except W2VError as error:
@@ -496,4 +530,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _interrupt(signal_number: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
