@@ -15,7 +15,7 @@ from gensim.models import KeyedVectors as GensimKeyedVectors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from w2v.errors import ConfigError, FormatError
+from w2v.errors import ConfigError, FormatError, WriteError
 from w2v.files.word2vec import read_word2vec, write_word2vec
 
 TINY_WORDS = ["the", "cat"]
@@ -542,7 +542,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
     path.write_bytes(b"old contents")
     real_fdopen = os.fdopen
     monkeypatch.setattr(os, "fdopen", lambda *args: FailingAfterFirstWrite(real_fdopen(*args)))
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(WriteError, match="No space left"):
         write_word2vec(path, TINY_WORDS, TINY_VECTORS, binary=True)
     assert path.read_bytes() == b"old contents"
     assert os.listdir(tmp_path) == ["vectors.bin"]
@@ -553,7 +553,7 @@ def test_a_failed_rename_leaves_no_temporary(tmp_path, monkeypatch):
         raise OSError(errno.EXDEV, "Invalid cross-device link")
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(OSError, match="cross-device"):
+    with pytest.raises(WriteError, match="cross-device"):
         write_word2vec(tmp_path / "vectors.txt", TINY_WORDS, TINY_VECTORS, binary=False)
     assert os.listdir(tmp_path) == []
 
