@@ -198,6 +198,14 @@ def test_unseen_forms_analogies_are_right_only_with_subwords(corpus):
     assert torch.equal(maxn_zero.vectors.vectors, words_only.vectors.vectors)
     assert unseen_form_accuracy(with_subwords) >= 0.9
     assert unseen_form_accuracy(words_only) == 0.0
+    # The trained model's own vectors answer a word never seen with its n-grams' mean.
+    stems, _, unseen = morphology()
+    form = stems[0] + unseen[0]
+    starts, rows = subword_rows([form], with_subwords.subwords, len(with_subwords.vectors), False)
+    expected = composed_vectors(with_subwords.subword_input.numpy(), starts, rows)[0]
+    assert np.allclose(with_subwords.vectors[form].numpy(), expected, atol=1e-6)
+    with pytest.raises(KeyError, match="no subwords"):
+        words_only.vectors[form]
 
 
 @pytest.mark.parametrize(

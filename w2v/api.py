@@ -159,6 +159,8 @@ def train(
         tokenizer=result.tokenizer,
         output_vectors=result.output_vectors,
         training=asdict(result.config),
+        subwords=result.subwords,
+        subword_input=result.subword_input,
     )
     return TrainedModel(
         vectors,
