@@ -386,3 +386,15 @@ def test_most_similar_batch_answers_like_one_query_at_a_time():
             )
     with pytest.raises(OutOfVocabularyError, match="nope"):
         kv.most_similar_batch(["w1", "nope"])
+
+
+def test_a_large_matrix_scan_in_half_precision_gives_the_exact_answers(monkeypatch):
+    generator = torch.Generator().manual_seed(0)
+    words = [f"w{i}" for i in range(5_000)]
+    kv = KeyedVectors(words, torch.randn(5_000, 32, generator=generator))
+    exact = [kv.most_similar(word, topn=10) for word in ("w1", "w77", "w4999")]
+    exact_restricted = kv.most_similar(["w1", "w2"], ["w3"], topn=5, restrict_vocab=3_000)
+    monkeypatch.setattr("w2v.query.vectors.HALF_SCAN_VALUES", 1_000)
+    assert [kv.most_similar(word, topn=10) for word in ("w1", "w77", "w4999")] == exact
+    assert kv.most_similar(["w1", "w2"], ["w3"], topn=5, restrict_vocab=3_000) == exact_restricted
+    assert kv._half_units is not None and kv._half_units.dtype == torch.float16

@@ -28,6 +28,13 @@ from w2v.text.tokenizer import load_tokenizer
 COSMUL_EPSILON = 1e-6
 # Queries scored per matrix product: 256 queries x 80,000 words of float32 scores is 82 MB.
 _BATCH_QUERIES = 256
+# A query of a matrix with more values than this scans half-precision unit vectors (half the
+# bytes to read: a 1,000,000 x 300 scan takes 55 to 80 ms instead of 140 to 160 here), then scores
+# its best HALF_SCAN_SLACK more candidates than asked for again in single precision, so the
+# answers and their cosines are the exact ones unless half precision's rounding (about 1e-3 of a
+# cosine) moves a word past that many others.
+HALF_SCAN_VALUES = 50_000_000
+HALF_SCAN_SLACK = 64
 # Spelling suggestions come from the most frequent words only, which keeps a miss fast in a large
 # vocabulary (difflib compares the word with every candidate).
 SUGGESTION_CANDIDATES = 50_000
@@ -129,6 +136,7 @@ class KeyedVectors:
             )
         self._vectors = vectors
         self._unit_vectors: torch.Tensor | None = None
+        self._half_units: torch.Tensor | None = None
 
     @property
     def tokenizer(self) -> Tokenizer | None:
@@ -217,8 +225,23 @@ class KeyedVectors:
         if len(positive_units) + len(negative_units) == 0:
             raise ConfigError("most_similar needs at least one positive or negative word")
         query = _unit(torch.cat([positive_units, -negative_units]).mean(dim=0))
-        candidates = self.unit_vectors()[: self.search_limit(restrict_vocab)]
-        return self._best(candidates @ query, query_rows, topn)
+        limit = self.search_limit(restrict_vocab)
+        return self._best(self._cosines(query, limit, topn + len(query_rows)), query_rows, topn)
+
+    def _cosines(self, query: torch.Tensor, limit: int, wanted: int) -> torch.Tensor:
+        """The cosines of the first `limit` words to the unit vector `query`: all of them
+        exact, or for a large matrix the best `wanted` (and HALF_SCAN_SLACK more) exact and the
+        rest -inf, found by a half-precision scan."""
+        candidates = self.unit_vectors()[:limit]
+        if candidates.numel() <= HALF_SCAN_VALUES or wanted + HALF_SCAN_SLACK >= limit:
+            return candidates @ query
+        if self._half_units is None:
+            self._half_units = self.unit_vectors().half()
+        rough = (self._half_units[:limit] @ query.half()).float()
+        rows = torch.topk(rough, wanted + HALF_SCAN_SLACK).indices
+        scores = torch.full((limit,), float("-inf"))
+        scores[rows] = candidates[rows] @ query
+        return scores
 
     def most_similar_batch(
         self, words: Sequence[str], topn: int = 10, restrict_vocab: int | None = None
