@@ -255,7 +255,7 @@ def test_resuming_a_subword_run_gives_the_uninterrupted_bytes(corpus, tmp_path, 
 
 
 def initial_from(model, path: Path) -> InitialModel:
-    kept = model.to_model()
+    kept = model.vectors.to_model()
     return InitialModel.start(
         path,
         kept.words,

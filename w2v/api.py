@@ -15,8 +15,7 @@ from tokenizers import Tokenizer
 
 from corpora.sources import resolve_sources
 from w2v.errors import ConfigError, WriteError
-from w2v.files.model import Model
-from w2v.files.store import Written, read_model, write_model
+from w2v.files.store import Written, read_model
 from w2v.query.vectors import KeyedVectors
 from w2v.text.corpus import PieceSource
 from w2v.text.subwords import SubwordSpec
@@ -40,10 +39,16 @@ class TrainedModel:
     encode_seconds: float  # counting, vocabulary and encoding
     train_seconds: float  # the epochs
     distributed: dict | None = None  # under torchrun: ranks, sync interval, each rank's blocks
-    # A subword model's n-gram settings and whole input matrix (word rows, then bucket rows);
-    # `vectors` then holds the words' composed vectors.
-    subwords: SubwordSpec | None = None
-    subword_input: torch.Tensor | None = None
+
+    @property
+    def subwords(self) -> SubwordSpec | None:
+        """A subword model's n-gram settings (its vectors are then the words' composed ones)."""
+        return self.vectors.subwords
+
+    @property
+    def subword_input(self) -> torch.Tensor | None:
+        """A subword model's whole input matrix: the words' rows, then the bucket rows."""
+        return self.vectors.subword_input
 
     @property
     def output_vectors(self) -> torch.Tensor:
@@ -76,16 +81,10 @@ class TrainedModel:
             log["distributed"] = self.distributed
         return log
 
-    def to_model(self) -> Model:
-        """Everything the run produced, as the model files hold it, the n-grams' rows included."""
-        model = self.vectors.to_model()
-        model.subwords, model.subword_input = self.subwords, self.subword_input
-        return model
-
     def save(self, path: str | os.PathLike) -> Written:
         """Write the model where `path`'s name says (see `w2v.files.store`): a native model folder
         keeps everything, a word2vec file the vectors with the tokenizer and counts beside it."""
-        return write_model(path, self.to_model())
+        return self.vectors.save(path)
 
 
 def write_trained(
@@ -170,6 +169,4 @@ def train(
         result.encode_seconds,
         result.train_seconds,
         result.distributed,
-        result.subwords,
-        result.subword_input,
     )
