@@ -67,7 +67,7 @@ _MAX_BATCH = 1000
 _SCORE_ELEMENTS = 1 << 25
 # Words named, with near spellings, when questions are left out for want of them.
 MISSING_NAMED = 5
-# The battery's name for a similarity set's figures with unseen words answered from n-grams.
+# The battery's name for a set's figures with unseen words answered from n-grams.
 NGRAM_SUFFIX = "(unseen words from n-grams)"
 
 
@@ -173,6 +173,7 @@ class AnalogyResult:
     skipped_lines: int
     missing_words: list[str] = field(default_factory=list)  # kept questions out, in file order
     missing_named: str = ""  # the first few, with near spellings from the vocabulary
+    from_ngrams: bool = False  # words outside the rows were asked from their n-grams
 
     kind = "analogy"
 
@@ -207,6 +208,7 @@ class AnalogyResult:
             "form": self.form,
             "method": self.method,
             "restrict_vocab": self.restrict_vocab,
+            "from_ngrams": self.from_ngrams,
             "skipped_lines": self.skipped_lines,
             "missing_words": self.missing_words,
             "sections": [s.to_dict(include_wrong) for s in self.sections],
@@ -219,8 +221,10 @@ class AnalogyResult:
         summary = [*self.groups, self.overall]
         width = max(len(s.name) for s in [*self.sections, *summary])
         counts = max(len(f"{s.correct}/{s.evaluated}") for s in [*self.sections, *summary])
+        ngrams = ", unseen words from n-grams" if self.from_ngrams else ""
         lines = [
-            f"analogies {self.name} ({METHOD_NAMES[self.method]}, top {self.restrict_vocab} words)",
+            f"analogies {self.name} ({METHOD_NAMES[self.method]}, top {self.restrict_vocab} words"
+            f"{ngrams})",
             f"{'section':<{width}}  {'correct':>{counts}}  {'accuracy':>8}",
         ]
 
@@ -486,7 +490,7 @@ def _read_analogy_set(path: str | Path) -> _AnalogySet:
 def _analogy_scores(
     unit: torch.Tensor, q: torch.Tensor, method: str, buffers: torch.Tensor
 ) -> torch.Tensor:
-    """Scores of every restricted row as the answer to each question, written into `buffers[0]`.
+    """Scores of every row of `unit` as the answer to each question, written into `buffers[0]`.
 
     The buffers (one batch x rows matrix, two for 3CosMul) are reused batch after batch:
     allocating a fresh 100 MiB matrix per batch costs about as much as the product itself.
@@ -532,11 +536,13 @@ def _answer(
     expected_ids: torch.Tensor,
     mask_rows: torch.Tensor,
     method: str,
+    rows: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each question's best row outside the question words, its score, and the expected's score."""
-    rows = unit.shape[0]
-    batch = max(1, min(_MAX_BATCH, _SCORE_ELEMENTS // rows))
-    buffers = torch.empty(2 if method == "3cosmul" else 1, batch, rows)
+    """Each question's best of the first `rows` rows outside the question words, its score, and
+    the expected's score; the rows of `unit` after those (words from n-grams) are never answers."""
+    columns = unit.shape[0]
+    batch = max(1, min(_MAX_BATCH, _SCORE_ELEMENTS // columns))
+    buffers = torch.empty(2 if method == "3cosmul" else 1, batch, columns)
     got, got_score, expected_score = [], [], []
     with torch.no_grad():
         for start in range(0, len(question_ids), batch):
@@ -545,7 +551,7 @@ def _answer(
             expected = expected_ids[start : start + batch, None]
             expected_score.append(scores.gather(1, expected).squeeze(1))
             scores.scatter_(1, mask_rows[q].flatten(1), -math.inf)
-            best, row = scores.max(1)
+            best, row = scores[:, :rows].max(1)
             got.append(row)
             got_score.append(best)
     return torch.cat(got), torch.cat(got_score), torch.cat(expected_score)
@@ -570,12 +576,16 @@ def evaluate_analogies(
     restrict_vocab: int = 30000,
     method: str = "3cosadd",
     name: str | None = None,
+    subwords: bool = False,
 ) -> AnalogyResult:
     """Accuracy on an analogy set (Google format, MSR CSV or BATS folder), answering
     a:b :: c:? among the top `restrict_vocab` rows.
 
     A question counts when a, c, one of a's answers (the first found is b) and one of c's answers
-    are among those rows; any of c's answers is right.
+    are among those rows; any of c's answers is right. With `subwords`, for a subword model, every
+    question counts, as fastText's analogies are asked: a, b or c outside the rows gets its vector
+    from its n-grams (`KeyedVectors.vectors_for`), the answer is still one of the rows, so an
+    expected word outside them is wrong (gensim's ``dummy4unknown``).
     """
     method = method.lower()
     if method not in METHODS:
@@ -583,12 +593,27 @@ def evaluate_analogies(
     rows = kv.search_limit(restrict_vocab)
     analogy_set = _read_analogy_set(path)
     index = lowercase_index(kv.words, rows)
+    from_ngrams = subwords and kv.subwords is not None
+    # Words answered from their n-grams take the rows after the searched ones, in first-seen order.
+    unseen: dict[str, int] = {}
 
-    word_rows = torch.tensor([index.get(w.lower(), -1) for w in analogy_set.words])
+    def row_of(word: str) -> int:
+        row = index.get(word.lower(), -1)
+        if row < 0 and from_ngrams:
+            row = rows + unseen.setdefault(word.lower(), len(unseen))
+        return row
+
+    word_rows = torch.tensor([row_of(w) for w in analogy_set.words])
     found = [
         [index[a.lower()] for a in answers if a.lower() in index] for answers in analogy_set.answers
     ]
-    answer_rows = _padded(found)
+    # A pair none of whose answers is found stands for its first answer, from its n-grams if asked.
+    answer_rows = _padded(
+        [
+            rows_found or [row_of(answers[0])]
+            for rows_found, answers in zip(found, analogy_set.answers, strict=True)
+        ]
+    )
     # The answer a question shows for b and for the expected word: the first found, or listed.
     shown = [
         next((a for a in answers if a.lower() in index), answers[0])
@@ -610,24 +635,34 @@ def evaluate_analogies(
     ]
     if len(kept):
         group, mask_rows = _case_groups(kv.words, index, rows)
+        unit = kv.unit_vectors()[:rows]
+        if unseen:
+            unit = torch.cat([unit, _unit_vectors_for(kv, list(unseen))])
+            # A word from its n-grams has no case variants among the rows: it masks itself alone.
+            own = torch.arange(rows, rows + len(unseen))[:, None].expand(-1, mask_rows.shape[1])
+            mask_rows = torch.cat([mask_rows, own])
         got, got_score, expected_score = _answer(
-            kv.unit_vectors()[:rows], ids[kept], accepted[kept, 0], mask_rows, method
+            unit, ids[kept], accepted[kept, 0], mask_rows, method, rows
         )
         # The answer's case group against each accepted answer's (their rows are group heads).
         right = (group[got][:, None] == accepted[kept]).any(1)
         correct_counts = torch.bincount(relation[kept][right], minlength=n_relations).tolist()
-        for k in torch.nonzero(~right).squeeze(1).tolist():
-            q = int(kept[k])
-            i, j = int(first[q]), int(second[q])
+        # Plain lists: indexing a tensor element by element costs microseconds, and with n-grams
+        # every question is evaluated, so the wrong answers can run to tens of thousands.
+        wrong = torch.nonzero(~right).squeeze(1)
+        asked_wrong = kept[wrong]
+        for section_id, i, j, row, expected_at, got_at in zip(
+            relation[asked_wrong].tolist(),
+            first[asked_wrong].tolist(),
+            second[asked_wrong].tolist(),
+            got[wrong].tolist(),
+            expected_score[wrong].tolist(),
+            got_score[wrong].tolist(),
+            strict=True,
+        ):
             question = (analogy_set.words[i], shown[i], analogy_set.words[j])
-            answer = WrongAnswer(
-                question,
-                shown[j],
-                kv.words[int(got[k])],
-                float(expected_score[k]),
-                float(got_score[k]),
-            )
-            sections[int(relation[q])].wrong.append(answer)
+            answer = WrongAnswer(question, shown[j], kv.words[row], expected_at, got_at)
+            sections[section_id].wrong.append(answer)
     for section, correct in zip(sections, correct_counts, strict=True):
         section.correct = correct
     # A pair's answers keep questions out only when none of them is found.
@@ -651,7 +686,15 @@ def evaluate_analogies(
         analogy_set.skipped,
         missing,
         named,
+        from_ngrams,
     )
+
+
+def _unit_vectors_for(kv: KeyedVectors, words: list[str]) -> torch.Tensor:
+    """The vectors of `words` (from their n-grams when outside the vocabulary) at unit length."""
+    vectors = kv.vectors_for(words)
+    norms = torch.linalg.vector_norm(vectors, dim=1, keepdim=True)
+    return vectors / torch.where(norms > 0, norms, 1.0)
 
 
 def _average_ranks(x: torch.Tensor) -> torch.Tensor:
@@ -754,9 +797,7 @@ def evaluate_similarity(
     if left:
         unit = kv.unit_vectors()
         if unseen:
-            vectors = kv.vectors_for(list(unseen))
-            norms = torch.linalg.vector_norm(vectors, dim=1, keepdim=True)
-            unit = torch.cat([unit, vectors / torch.where(norms > 0, norms, 1.0)])
+            unit = torch.cat([unit, _unit_vectors_for(kv, list(unseen))])
         with torch.no_grad():
             cosine = (unit[left] * unit[right]).sum(1).double()
         gold = torch.tensor(human, dtype=torch.float64)
@@ -784,13 +825,23 @@ def evaluate_similarity(
 def evaluate_battery(
     kv: KeyedVectors, restrict_vocab: int = 30000, method: str = "3cosadd"
 ) -> list[AnalogyResult | SimilarityResult]:
-    """Every set of the shipped battery: the analogy sets, then the word-similarity sets, each of
-    these for a subword model twice: as usual, then with words outside the vocabulary answered
-    from their n-grams."""
-    results: list[AnalogyResult | SimilarityResult] = [
-        evaluate_analogies(kv, shipped_list(file), restrict_vocab, method, name)
-        for name, file in ANALOGY_BATTERY
-    ]
+    """Every set of the shipped battery: the analogy sets, then the word-similarity sets, each set
+    for a subword model twice: as usual, then with words outside the vocabulary answered from
+    their n-grams."""
+    results: list[AnalogyResult | SimilarityResult] = []
+    for name, file in ANALOGY_BATTERY:
+        results.append(evaluate_analogies(kv, shipped_list(file), restrict_vocab, method, name))
+        if kv.subwords is not None:
+            results.append(
+                evaluate_analogies(
+                    kv,
+                    shipped_list(file),
+                    restrict_vocab,
+                    method,
+                    f"{name} {NGRAM_SUFFIX}",
+                    subwords=True,
+                )
+            )
     for name, file in SIMILARITY_BATTERY:
         results.append(evaluate_similarity(kv, shipped_list(file), name=name))
         if kv.subwords is not None:

@@ -56,8 +56,13 @@ def _analogy_section(result: AnalogyResult, picture: str | None, worst: int) -> 
     lines = [
         f"## Analogies: {_cell(result.name)}",
         "",
-        f"{method} over the {result.restrict_vocab:,} most frequent words; a question counts when "
-        "its four words are among them.",
+        f"{method} over the {result.restrict_vocab:,} most frequent words; "
+        + (
+            "words outside them get vectors from their n-grams, so every question counts, and "
+            "one whose answer is outside them is wrong."
+            if result.from_ngrams
+            else "a question counts when its four words are among them."
+        ),
         "",
         "| section | correct | evaluated | questions | accuracy | |",
         "|---|---:|---:|---:|---:|---|",
@@ -145,7 +150,8 @@ def write_report(
     pictures: bool = True,
 ) -> list[Path]:
     """Write the markdown report to `path`, with a bar chart per analogy file beside it when
-    `pictures` is set (`REPORT.FILE.png`); return the paths written."""
+    `pictures` is set (`REPORT.FILE.png`, `REPORT.FILE.ngrams.png` for the figures with words
+    answered from their n-grams); return the paths written."""
     path = Path(path)
     written: list[Path] = []
     lines = [f"# Evaluation of {_cell(Path(vectors_path).name)}", "", *_summary_section(results)]
@@ -153,7 +159,8 @@ def write_report(
         if isinstance(result, AnalogyResult):
             picture = None
             if pictures:
-                chart = beside(path, f".{Path(result.path).stem}.png")
+                ngrams = ".ngrams" if result.from_ngrams else ""
+                chart = beside(path, f".{Path(result.path).stem}{ngrams}.png")
                 written.append(plots.plot_sections(result, chart))
                 picture = chart.name
             lines += _analogy_section(result, picture, worst)
