@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -70,6 +71,11 @@ class Run:
     min_count: int = SETTINGS["min_count"]
     pair_noise: bool = True  # w2v: fresh noise words per (context, centre) pair
     reproducible: bool = False  # w2v: private thread copies merged in a fixed order
+    # Subword models (compare_fasttext.py): character n-grams of minn to maxn in bucket rows.
+    subwords: bool = False
+    minn: int = 3
+    maxn: int = 6
+    bucket: int = 2_000_000
 
 
 def run_w2v(run: Run) -> dict:
@@ -92,6 +98,10 @@ def run_w2v(run: Run) -> dict:
         seed=run.seed,
         pair_noise=run.pair_noise,
         reproducible=run.reproducible,
+        subwords=run.subwords,
+        minn=run.minn,
+        maxn=run.maxn,
+        bucket=run.bucket,
     )
     model = w2v.train([run.corpus], config, progress=False)
     model.vectors.save(run.out)
@@ -123,12 +133,18 @@ def gensim_settings(run: Run) -> dict:
 
 
 def run_gensim(run: Run) -> dict:
-    """Child process: train gensim with the same settings and report its timings."""
-    from gensim.models import Word2Vec
+    """Child process: train gensim (its FastText for a subword run) with the same settings and
+    report its timings."""
+    from gensim.models import FastText, Word2Vec
+    from gensim.models.fasttext import save_facebook_model
 
     imports_mb = resident_mb()
     start = time.perf_counter()
-    model = Word2Vec(**gensim_settings(run))
+    if run.subwords:
+        ngrams = {"min_n": run.minn, "max_n": run.maxn, "bucket": run.bucket}
+        model = FastText(**gensim_settings(run), **ngrams)
+    else:
+        model = Word2Vec(**gensim_settings(run))
     model.build_vocab(corpus_file=run.corpus)
     built = time.perf_counter()
     model.train(
@@ -138,7 +154,11 @@ def run_gensim(run: Run) -> dict:
         epochs=run.epochs,
     )
     trained = time.perf_counter()
-    model.wv.save_word2vec_format(run.out, binary=True)
+    if run.subwords:
+        # Facebook's format keeps the n-gram rows, from which w2v.load answers unseen words.
+        save_facebook_model(model, run.out)
+    else:
+        model.wv.save_word2vec_format(run.out, binary=True)
     return {
         "vocabulary_seconds": built - start,
         "train_seconds": trained - built,
@@ -148,9 +168,10 @@ def run_gensim(run: Run) -> dict:
     }
 
 
-def run_child(run: Run) -> dict:
-    """Do `run` in a fresh interpreter; add its peak resident memory and its scores."""
-    command = [sys.executable, __file__, "--child", json.dumps(asdict(run))]
+def run_child(run: Run, script: str = __file__) -> dict:
+    """Do `run` in a fresh interpreter running `script --child`; add its peak resident memory and
+    its scores."""
+    command = [sys.executable, script, "--child", json.dumps(asdict(run))]
     completed = subprocess.run(command, check=True, capture_output=True, text=True)
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
     figures["words_per_second"] = figures["raw_words"] / figures["train_seconds"]
@@ -229,24 +250,29 @@ def peak_resident_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_main(settings: str) -> None:
+def child_main(settings: str, runners: dict[str, Callable[[Run], dict]] | None = None) -> None:
+    """Train the run given as JSON with its system's runner (w2v's or gensim's by default) and
+    print its figures as JSON."""
     run = Run(**json.loads(settings))
-    figures = (run_w2v if run.system == "w2v" else run_gensim)(run)
+    figures = (runners or {"w2v": run_w2v, "gensim": run_gensim})[run.system](run)
     figures["peak_rss_mb"] = peak_resident_mb()
     figures["working_rss_mb"] = figures["peak_rss_mb"] - figures["imports_rss_mb"]
     print(json.dumps(figures))
 
 
+# The tables' rows of timings and memory: label, figure, format.
+FIGURE_ROWS = (
+    ("training words/s", "words_per_second", "{:,.0f}"),
+    ("training seconds", "train_seconds", "{:.1f}"),
+    ("vocabulary + encoding seconds", "vocabulary_seconds", "{:.1f}"),
+    ("whole command seconds", "wall_seconds", "{:.1f}"),
+    ("peak memory MB", "peak_rss_mb", "{:,.0f}"),
+    ("peak memory minus the imports' MB", "working_rss_mb", "{:,.0f}"),
+)
+
+
 def markdown(summary: dict, settings: dict) -> str:
     """A table of each system's median figures and the ratio w2v / gensim."""
-    rows = [
-        ("training words/s", "words_per_second", "{:,.0f}"),
-        ("training seconds", "train_seconds", "{:.1f}"),
-        ("vocabulary + encoding seconds", "vocabulary_seconds", "{:.1f}"),
-        ("whole command seconds", "wall_seconds", "{:.1f}"),
-        ("peak memory MB", "peak_rss_mb", "{:,.0f}"),
-        ("peak memory minus the imports' MB", "working_rss_mb", "{:,.0f}"),
-    ]
     lines = [
         f"Corpus `{settings['corpus']}`, {settings['epochs']} epochs, {settings['threads']} threads, "
         f"{settings['model']} dim 100, window 5, "
@@ -256,7 +282,7 @@ def markdown(summary: dict, settings: dict) -> str:
         "| | w2v | gensim | w2v / gensim |",
         "|---|---:|---:|---:|",
     ]
-    for label, key, fmt in rows:
+    for label, key, fmt in FIGURE_ROWS:
         ours, theirs = summary["w2v"][key], summary["gensim"][key]
         lines.append(
             f"| {label} | {fmt.format(ours)} | {fmt.format(theirs)} | {ours / theirs:.2f} |"
