@@ -1,4 +1,4 @@
-"""Noise words: the alias tables encode counts**0.75 exactly, and draws follow it."""
+"""Noise words: the alias tables encode counts**0.75 (or --noise-power) exactly, and draws follow it."""
 
 import numpy as np
 import pytest
@@ -25,11 +25,12 @@ def test_alias_tables_encode_the_distribution_exactly(seed):
 
 
 @pytest.mark.parametrize("chunk", [1 << 20, 999])
-def test_noise_follows_counts_to_the_three_quarters(monkeypatch, chunk):
+@pytest.mark.parametrize("power", [0.75, 1.0, 0.0, -0.5])
+def test_noise_follows_counts_to_the_power(monkeypatch, chunk, power):
     monkeypatch.setattr("w2v.training.noise.SAMPLE_CHUNK", chunk)
     counts = np.array([1000, 100, 10, 1])
-    expected = counts**0.75 / (counts**0.75).sum()
-    sampler = NoiseSampler(counts)
+    expected = counts**power / (counts**power).sum()
+    sampler = NoiseSampler(counts, power=power) if power != 0.75 else NoiseSampler(counts)
     assert sampler.probabilities.tolist() == pytest.approx(expected.tolist())
     draws = sampler.sample((400_000,), torch.Generator().manual_seed(0))
     assert draws.dtype == torch.int64 and draws.shape == (400_000,)
@@ -43,3 +44,27 @@ def test_same_generator_state_gives_the_same_draws():
     again = sampler.sample((50, 5), torch.Generator().manual_seed(7))
     assert torch.equal(first, again)
     assert first.min() >= 0 and first.max() < 100
+
+
+def test_training_draws_noise_with_the_configured_power(monkeypatch, tmp_path):
+    """--noise-power reaches the sampler training draws from; out of [-1, 1] it is refused."""
+    import w2v
+    from w2v.errors import ConfigError
+    from w2v.training import blocks
+
+    powers = []
+
+    class Recording(NoiseSampler):
+        def __init__(self, counts, device="cpu", power=0.75):
+            powers.append(power)
+            super().__init__(counts, device, power)
+
+    monkeypatch.setattr(blocks, "NoiseSampler", Recording)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d e f g h\n" * 200)
+    w2v.train(
+        [corpus], w2v.TrainConfig(dim=8, epochs=1, threads=1, noise_power=0.25), progress=False
+    )
+    assert powers == [0.25]
+    with pytest.raises(ConfigError, match=r"--noise-power must be in \[-1, 1\], got 1.5"):
+        w2v.TrainConfig(noise_power=1.5).validate()

@@ -5,6 +5,8 @@ queries."""
 from __future__ import annotations
 
 import os
+import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,7 +22,7 @@ from w2v.query.vectors import KeyedVectors
 from w2v.text.corpus import PieceSource
 from w2v.text.subwords import SubwordSpec
 from w2v.training import checkpoint
-from w2v.training.checkpoint import CheckpointPlan
+from w2v.training.checkpoint import CheckpointPlan, FinishedRun
 from w2v.training.config import TrainConfig
 from w2v.training.continued import InitialModel
 from w2v.training.loop import EpochRecord
@@ -39,6 +41,7 @@ class TrainedModel:
     encode_seconds: float  # counting, vocabulary and encoding
     train_seconds: float  # the epochs
     distributed: dict | None = None  # under torchrun: ranks, sync interval, each rank's blocks
+    finished: FinishedRun | None = None  # trained `resumable`: kept until `write_trained` is done
 
     @property
     def subwords(self) -> SubwordSpec | None:
@@ -92,22 +95,57 @@ def write_trained(
 ) -> Written:
     """Write `model` to `output`, then remove the run's checkpoint, which has nothing left to
     resume. If the disk refuses the vectors (full, a file-size limit), the checkpoint, saved at
-    the last epoch's end, is kept, and the WriteError says how to write the vectors from it."""
+    the last epoch's end, is kept, or without one the state of a model trained `resumable` is
+    saved as one (`keep_finished`), and the WriteError says how to write the vectors from it."""
     try:
         written = model.save(output)
     except WriteError as error:
         if checkpoints is None:
-            raise WriteError(
-                f"{error}: the trained vectors are lost; with --checkpoint-dir a run keeps its "
-                "trained state until the vectors are written"
-            ) from None
+            raise keep_finished(model.finished, output, error) from None
         raise WriteError(
             f"{error}: the trained state is kept in {checkpoints.folder}: make room, then train "
             f"again with --resume {checkpoints.folder} to write the vectors"
         ) from None
+    finally:
+        if model.finished is not None:
+            model.finished.close()
+            model.finished = None
     if checkpoints is not None:
         checkpoint.remove(checkpoints.folder)
     return written
+
+
+def keep_finished(
+    finished: FinishedRun | None, output: str | os.PathLike, error: WriteError
+) -> WriteError:
+    """The error for vectors that could not be written (`error`), once `finished` is saved as a
+    checkpoint beside `output` (OUTPUT.checkpoint, the default checkpoint folder) or, if that
+    fails too, in the temporary folder: naming the folder to resume from, or why none was kept."""
+    if finished is None:
+        return WriteError(
+            f"{error}: the trained vectors are lost; with --checkpoint-dir a run keeps its "
+            "trained state until the vectors are written"
+        )
+    beside = checkpoint.default_folder(output)
+    # A name of its own: the temporary folder is shared by every run and user.
+    temporary = Path(tempfile.gettempdir()) / f"{beside.name}-{uuid.uuid4().hex[:8]}"
+    failures: list[str] = []
+    for folder, private in ((beside, False), (temporary, True)):
+        try:
+            finished.save(folder, private=private)
+        except WriteError as failure:
+            failures.append(str(failure))
+            continue
+        refused = f" ({failures[0]})" if failures else ""
+        return WriteError(
+            f"{error}: the trained state is kept in {folder}{refused}: make room, then run the "
+            f"same train command with --resume {folder} added: it writes the vectors without "
+            "training again"
+        )
+    return WriteError(
+        f"{error}: the trained vectors are lost: no checkpoint of them could be kept either "
+        f"({'; '.join(failures)})"
+    )
 
 
 def load_initial(path: str | os.PathLike) -> InitialModel:
@@ -136,6 +174,7 @@ def train(
     progress: bool = True,
     checkpoints: CheckpointPlan | None = None,
     init: str | Path | InitialModel | None = None,
+    resumable: bool = False,
 ) -> TrainedModel:
     """Train word vectors on the corpora in `paths`: files, folders, globs, `hf:NAME`, `text8`...
 
@@ -144,13 +183,15 @@ def train(
     `checkpoints.resume`, training goes on from the state saved there instead of starting afresh.
     With `init`, a saved model (a native folder), training goes on from that model
     (w2v.training.continued): its vocabulary grows by the new text's words, and `config` defaults
-    to its settings.
+    to its settings. With `resumable` and no `checkpoints`, the model keeps its encoded corpus
+    (in the temporary folder) and training state until `write_trained`, which saves them as a
+    checkpoint if the vectors cannot be written.
     """
     initial = load_initial(init) if isinstance(init, str | Path) else init
     if config is None:
         config = TrainConfig() if initial is None else initial.config()
     sources = resolve_sources(paths, progress=progress)
-    result = run_training(sources, config, progress, checkpoints, initial)
+    result = run_training(sources, config, progress, checkpoints, initial, resumable)
     vectors = KeyedVectors(
         result.vocabulary.words,
         result.input_vectors,
@@ -169,4 +210,5 @@ def train(
         result.encode_seconds,
         result.train_seconds,
         result.distributed,
+        result.finished,
     )

@@ -60,7 +60,16 @@ def _train(args: argparse.Namespace) -> None:
     if checkpoints is not None:
         checkpoints.check_apart_from(args.output)
     tune_for_training(config.threads)
-    model = train(sources, config, progress=not args.quiet, checkpoints=checkpoints, init=initial)
+    # Without a checkpoint folder the trained state is kept in memory, and the encoded corpus in
+    # the temporary folder, so that a failed write saves them as a checkpoint to resume from.
+    model = train(
+        sources,
+        config,
+        progress=not args.quiet,
+        checkpoints=checkpoints,
+        init=initial,
+        resumable=checkpoints is None,
+    )
     if not distributed.is_writer():
         return  # under torchrun only rank 0 writes
     written = write_trained(model, args.output, checkpoints)

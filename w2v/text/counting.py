@@ -11,6 +11,8 @@ tokenizer's own normaliser and pre-tokenizer instead, so the words are exact for
 Either way each word's UTF-8 bytes are looked up in an open-addressing hash table held in numpy
 arrays (the words' bytes kept in an arena and compared on every probe, so two words never share an
 id), a new word getting the next id; the ids are written out and counted as they are found.
+Given a memory limit, the tables stop growing at it and the rarest words are pruned instead, as
+word2vec's ReduceVocab does: the survivors get new dense ids and each prune reports its old->new map.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numba
 import numpy as np
 from tokenizers import Tokenizer
 
+from w2v.errors import ConfigError
 from w2v.text.tokenizer import words_of
 
 # Piece modes: ASCII text split into runs of word characters, ASCII text split on whitespace, and
@@ -32,6 +35,11 @@ FNV_OFFSET = np.uint64(14695981039346656037)
 FNV_PRIME = np.uint64(1099511628211)
 MIX = np.uint64(0x9E3779B97F4A7C15)
 FIRST_CAPACITY = 1 << 16
+# Table bytes per word of capacity: two int32 slots (the table is at most half full), the uint64
+# hash and prefix, the int64 arena start, the int32 length and the int64 count.
+TABLE_BYTES_PER_WORD = 2 * 4 + 8 + 8 + 8 + 4 + 8
+# The least memory limit: the first tables and an arena of twice their arena's size.
+MIN_VOCAB_MEMORY = 4 << 20
 NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 NOT_SPACE = re.compile(r"[^ ]")
 
@@ -181,6 +189,41 @@ def _encode(
     return True
 
 
+@numba.njit(nogil=True, cache=True)
+def _drop_rare(
+    threshold: int,
+    words: int,
+    hashes: np.ndarray,
+    prefixes: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    counts: np.ndarray,
+    arena: np.ndarray,
+    remap: np.ndarray,
+) -> tuple[int, int]:
+    """Drop the words seen at most `threshold` times, moving the others down in order of id (their
+    bytes down the arena); remap gets each old id's new one, -1 if dropped. Returns (words kept,
+    arena bytes used)."""
+    kept = 0
+    used = 0
+    for old in range(words):
+        if counts[old] <= threshold:
+            remap[old] = -1
+            continue
+        remap[old] = kept
+        start, length = starts[old], lengths[old]
+        # used <= start, so a forward copy never overwrites bytes still to be moved.
+        for offset in range(length + 1):
+            arena[used + offset] = arena[start + offset]
+        hashes[kept], prefixes[kept], lengths[kept] = hashes[old], prefixes[old], length
+        starts[kept], counts[kept] = used, counts[old]
+        used += length + 1
+        kept += 1
+    # New words start counting from the zeros here.
+    counts[kept:words] = 0
+    return kept, used
+
+
 def sentence_ends(
     piece_ends: np.ndarray, ends_line: np.ndarray, sentence_start: int, max_words: int
 ) -> tuple[np.ndarray, int]:
@@ -212,10 +255,17 @@ class Prepared(NamedTuple):
 
 
 class WordCounter:
-    """Every distinct word seen so far with its count, each with an id in order of first sight."""
+    """Every distinct word seen so far with its count, each with an id in order of first sight.
 
-    def __init__(self, tokenizer: Tokenizer):
+    With `max_bytes`, the tables (`nbytes`) stay within it: when they would grow past it, the words
+    seen at most a threshold of times are pruned, the threshold rising with every prune, and the
+    survivors renumbered densely in their order (a pruned word seen again gets a new id). Each prune
+    appends (tokens counted before it, old->new ids with -1 for pruned) to `prunes`; the survivors'
+    counts are then lower bounds. Without pruning the counts are exact."""
+
+    def __init__(self, tokenizer: Tokenizer, max_bytes: int | None = None):
         self.tokenizer = tokenizer
+        self.max_bytes = max_bytes
         rules = ascii_rules(tokenizer)
         self.ascii_mode = None if rules is None else rules[0]
         self.in_word, self.fold = _tables(rules is not None and rules[1])
@@ -227,15 +277,32 @@ class WordCounter:
         self.word_counts = np.zeros(FIRST_CAPACITY, dtype=np.int64)
         self.arena = np.zeros(FIRST_CAPACITY * 8, dtype=np.uint8)
         self.state = np.zeros(6, dtype=np.int64)
+        self.tokens = 0  # ids written by the runs before this one
+        self.threshold = 0  # words seen at most this many times were pruned last
+        self.pruned = 0  # word types pruned, all prunes together
+        self.prunes: list[tuple[int, np.ndarray]] = []
 
     def __len__(self) -> int:
         return int(self.state[0])
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes the tables and the arena take."""
+        tables = (self.slots, self.hashes, self.prefixes, self.starts, self.lengths)
+        return sum(array.nbytes for array in tables) + self.word_counts.nbytes + self.arena.nbytes
+
     def _grow(self, text_bytes: int) -> None:
-        """Double the table if it is half full, else the arena, enough for any word of the text."""
+        """Double the table if it is half full, else the arena, enough for any word of the text;
+        under `max_bytes`, only as far as it allows, pruning when neither can grow."""
         words, used = int(self.state[0]), int(self.state[1])
-        if words >= min(len(self.slots) // 2, len(self.hashes)):
-            capacity = 2 * len(self.hashes)
+        capacity = len(self.hashes)
+        if words >= min(len(self.slots) // 2, capacity):
+            if self.max_bytes is not None and (
+                2 * capacity * TABLE_BYTES_PER_WORD + len(self.arena) > self.max_bytes
+            ):
+                self._prune(capacity // 2, (self.max_bytes - capacity * TABLE_BYTES_PER_WORD) // 2)
+                return
+            capacity *= 2
             for name in ("hashes", "prefixes", "starts", "lengths", "word_counts"):
                 old = getattr(self, name)
                 grown = np.zeros(capacity, dtype=old.dtype)
@@ -243,10 +310,55 @@ class WordCounter:
                 setattr(self, name, grown)
             self.slots = np.full(2 * capacity, -1, dtype=np.int32)
             self.state[5] = 1
-        else:
-            grown = np.zeros(max(2 * len(self.arena), used + text_bytes + 1), dtype=np.uint8)
-            grown[:used] = self.arena[:used]
-            self.arena = grown
+            return
+        size = max(2 * len(self.arena), used + text_bytes + 1)
+        if self.max_bytes is not None:
+            room = self.max_bytes - capacity * TABLE_BYTES_PER_WORD
+            if len(self.arena) >= room:
+                if words == 0:
+                    raise ConfigError(
+                        f"--max-vocab-memory {self.max_bytes:,}: a word of more than {room:,} "
+                        "bytes does not fit beside the tables; give it more"
+                    )
+                self._prune(capacity // 2, room // 2)
+                return
+            size = min(size, room)
+        grown = np.zeros(size, dtype=np.uint8)
+        grown[:used] = self.arena[:used]
+        self.arena = grown
+
+    def _prune(self, most_words: int, most_bytes: int) -> None:
+        """Prune the words seen at most a threshold of times, the least above the last one that
+        leaves at most `most_words` words in at most `most_bytes` arena bytes, and note the ids'
+        map in `prunes`; the table is filled again from the survivors at the next run."""
+        words = int(self.state[0])
+        counts = self.word_counts[:words]
+        # Most frequent first: the longest run of them within both bounds survives.
+        order = np.argsort(-counts, kind="stable")
+        fit = np.cumsum(self.lengths[order] + 1) <= most_bytes
+        fit[most_words:] = False
+        keep = int(np.argmin(fit)) if not fit.all() else words
+        threshold = self.threshold + 1
+        if keep < words:
+            threshold = max(threshold, int(counts[order[keep]]))
+        remap = np.empty(words, dtype=np.int32)
+        kept, used = _drop_rare(
+            threshold,
+            words,
+            self.hashes,
+            self.prefixes,
+            self.starts,
+            self.lengths,
+            self.word_counts,
+            self.arena,
+            remap,
+        )
+        self.prunes.append((self.tokens + int(self.state[4]), remap))
+        self.threshold = threshold
+        self.pruned += words - kept
+        self.state[0], self.state[1] = kept, used
+        self.slots.fill(-1)
+        self.state[5] = 1
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The ids of the words of `texts` laid end to end (int32), and how many ids there are up
@@ -299,6 +411,7 @@ class WordCounter:
             piece_tokens,
         ):
             self._grow(len(data))
+        self.tokens += int(self.state[4])
         if last_parts is not None:
             piece_tokens = piece_tokens[last_parts]
         return ids[: self.state[4]], piece_tokens

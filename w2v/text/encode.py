@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ class EncodedCorpus:
     tokens: np.ndarray  # int32, memory-mapped; words outside the vocabulary are already dropped
     sentence_ends: np.ndarray  # int64, offset one past the last token of each sentence
     raw_words: int  # words read, including those outside the vocabulary
+    pruned_types: int = 0  # word types pruned while counting under max_vocab_memory
+    prune_threshold: int = 0  # the last prune dropped words seen at most this many times
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -65,6 +68,31 @@ def _prepared_batches(
             yield item
 
 
+def _compose_prunes(
+    new_ids: np.ndarray, work_dir: Path, prunes: int
+) -> Callable[[int], np.ndarray]:
+    """Given the vocabulary id (or -1) of each id left after the last of `prunes` prunes, whose
+    old->new maps are in work_dir, the function giving each generation's map to vocabulary ids:
+    generation g holds the ids numbered between prune g - 1 and prune g. The maps are composed
+    from the last back and kept on disk, so one at a time is in memory."""
+    later = new_ids
+    for number in reversed(range(prunes)):
+        path = work_dir / f"prune{number}.int32"
+        # A trailing -1 for the pruned ids' -1 to index.
+        later = np.append(later, np.int32(-1))[np.fromfile(path, dtype=np.int32)]
+        later.tofile(path)
+
+    def maps(generation: int) -> np.ndarray:
+        if generation == prunes:
+            return new_ids
+        path = work_dir / f"prune{generation}.int32"
+        composed = np.fromfile(path, dtype=np.int32)
+        path.unlink()
+        return composed
+
+    return maps
+
+
 def encode_corpus(
     files: Sequence[Path],
     tokenizer: Tokenizer,
@@ -74,6 +102,7 @@ def encode_corpus(
     max_sentence_words: int = MAX_SENTENCE_WORDS,
     progress: bool = True,
     vocabulary_from: Callable[[list[str], np.ndarray], tuple[Vocabulary, np.ndarray]] | None = None,
+    max_vocab_memory: int | None = None,
 ) -> tuple[Vocabulary, EncodedCorpus]:
     """Count the words of `files`, build the vocabulary, and write the corpus as ids under `work_dir`.
 
@@ -83,10 +112,15 @@ def encode_corpus(
     On return `tokenizer` maps words to the vocabulary's ids.
     `vocabulary_from(types, counts)`, when given, builds the vocabulary from the word types and
     their counts instead of `Vocabulary.from_counts` (continued training merges an old one in).
+    `max_vocab_memory` bounds the counter's tables in bytes: past it the rarest words are pruned
+    (see WordCounter), and the counts of the words left are lower bounds; a warning on stderr
+    says so. The ids written before each prune are renumbered through its map at the end.
     """
-    counter = WordCounter(tokenizer)
+    counter = WordCounter(tokenizer, max_vocab_memory)
     end_parts: list[np.ndarray] = []
     position = sentence_start = 0
+    # Where each prune's renumbering starts in the raw ids; its map waits on disk.
+    prune_starts: list[int] = []
     raw_path = work_dir / "types.int32"
     with (
         progress_bar("encoding", corpus_size(files), "B", progress) as bar,
@@ -95,6 +129,10 @@ def encode_corpus(
         for batch, prepared in _prepared_batches(files, bar, counter):
             ids, piece_tokens = counter.run(prepared)
             raw.write(ids)
+            for start, remap in counter.prunes:
+                remap.tofile(work_dir / f"prune{len(prune_starts)}.int32")
+                prune_starts.append(start)
+            counter.prunes.clear()
             ends_line = np.fromiter((flag for _, flag in batch), dtype=np.bool_, count=len(batch))
             batch_ends, sentence_start = sentence_ends(
                 position + piece_tokens, ends_line, sentence_start, max_sentence_words
@@ -102,10 +140,18 @@ def encode_corpus(
             end_parts.append(batch_ends)
             position += len(ids)
     types, counts = counter.words, counter.counts
+    pruned_types, prune_threshold = counter.pruned, counter.threshold
     del counter
     name = files[0] if len(files) == 1 else "corpus"
     if position == 0:
         raise CorpusError(f"{name}: no words in the corpus")
+    if pruned_types:
+        print(
+            f"warning: {name}: counting stayed within --max-vocab-memory {max_vocab_memory:,} bytes "
+            f"by pruning {pruned_types:,} word types (the last prune dropped words seen at most "
+            f"{prune_threshold:,} times so far): the counts left are lower bounds",
+            file=sys.stderr,
+        )
 
     if vocabulary_from is None:
         vocabulary, new_ids = Vocabulary.from_counts(types, counts, min_count, max_vocab)
@@ -116,15 +162,29 @@ def encode_corpus(
     new_ends = np.zeros_like(old_ends)
     kept_so_far = 0
     new_ids = new_ids.astype(np.int32)
+    maps = _compose_prunes(new_ids, work_dir, len(prune_starts))
+    # Generation g of raw ids runs from bounds[g] to bounds[g + 1] and goes through maps(g).
+    bounds = [0, *prune_starts, position]
+    generation, to_vocabulary = 0, maps(0)
     raw_ids = np.empty(min(position, REMAP_BLOCK), dtype=np.int32)
+    mapped = np.empty(min(position, REMAP_BLOCK), dtype=np.int32)
     # Read in blocks rather than memory-mapped, so the raw ids never count as the process's memory.
     with raw_path.open("rb") as raw, tokens_path.open("wb") as out:
         for start in range(0, position, REMAP_BLOCK):
             size = min(REMAP_BLOCK, position - start)
             raw.readinto(raw_ids[:size].view(np.uint8))
-            mapped = new_ids[raw_ids[:size]]
-            kept = mapped >= 0
-            out.write(mapped[kept])
+            done = start
+            while done < start + size:
+                while bounds[generation + 1] <= done:
+                    generation += 1
+                    to_vocabulary = maps(generation)
+                stop = min(start + size, bounds[generation + 1])
+                mapped[done - start : stop - start] = to_vocabulary[
+                    raw_ids[done - start : stop - start]
+                ]
+                done = stop
+            kept = mapped[:size] >= 0
+            out.write(mapped[:size][kept])
             # A sentence ending in this block moves back by the words dropped before its end.
             first, last = np.searchsorted(old_ends, [start + 1, start + size + 1])
             dropped = np.flatnonzero(~kept) + start
@@ -146,4 +206,6 @@ def encode_corpus(
         )
     tokens = map_array(tokens_path, np.int32)
     set_vocabulary(tokenizer, vocabulary.words)
-    return vocabulary, EncodedCorpus(tokens, ends[ends > 0], position)
+    return vocabulary, EncodedCorpus(
+        tokens, ends[ends > 0], position, pruned_types, prune_threshold
+    )

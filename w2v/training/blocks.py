@@ -85,7 +85,7 @@ class BlockTrainer:
         device = config.resolved_device()
         self.config, self.corpus, self.generator = config, corpus, generator
         self.keep = vocabulary.keep_probabilities(config.sample).to(device)
-        self.noise = NoiseSampler(vocabulary.counts, device)
+        self.noise = NoiseSampler(vocabulary.counts, device, config.noise_power)
         self.sentence_ends = torch.from_numpy(corpus.sentence_ends).to(device)
         self.shared: SharedThreads | None = None
         self.parallel: ParallelSpans | None = None

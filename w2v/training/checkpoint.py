@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,9 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from w2v.errors import ConfigError, FormatError
+from w2v.errors import ConfigError, FormatError, WriteError
 from w2v.fileio import (
+    atomic_folder,
     atomic_path,
     atomic_write,
     map_array,
@@ -162,7 +164,7 @@ def save_corpus(
     (folder / CORPUS).unlink(missing_ok=True)
     with atomic_path(folder / TOKENS) as temporary:
         if isinstance(corpus.tokens, np.memmap):
-            shutil.copyfile(corpus.tokens.filename, temporary)  # no second copy in memory
+            link_or_copy(Path(corpus.tokens.filename), temporary)
         else:
             corpus.tokens.astype(np.int32).tofile(temporary)
     atomic_write(folder / ENDS, corpus.sentence_ends.astype(np.int64).tobytes())
@@ -177,6 +179,79 @@ def save_corpus(
         "block_words": block_words,
     }
     atomic_write(folder / CORPUS, (json.dumps(header, indent=2) + "\n").encode("utf-8"))
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Make `target` a hard link to `source` (nothing is written: on a full disk too), or a copy
+    of it, streamed, where the two lie on different file systems. Nothing writes to an encoded
+    corpus once made, so a link shares no change."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+@dataclass
+class FinishedRun:
+    """What the checkpoint of a run past its last epoch holds, kept until its vectors are written,
+    so that if they cannot be it is saved and --resume writes them without training again."""
+
+    settings: dict[str, Any]
+    fingerprint: list[list[Any]]
+    vocabulary: Vocabulary
+    tokenizer: Tokenizer
+    corpus: EncodedCorpus
+    block_words: int
+    state: TrainingState
+    work_dir: tempfile.TemporaryDirectory | None = None  # holds the corpus's file, if mapped
+
+    @classmethod
+    def keep(
+        cls,
+        settings: dict[str, Any],
+        corpus_fingerprint: list[list[Any]],
+        vocabulary: Vocabulary,
+        tokenizer: Tokenizer,
+        corpus: EncodedCorpus,
+        block_words: int,
+        state: TrainingState,
+    ) -> FinishedRun:
+        """The finished run, its memory-mapped corpus file moved (renamed, not copied: both lie
+        in the temporary folder) out of the run's work folder, which is about to be removed."""
+        run = cls(settings, corpus_fingerprint, vocabulary, tokenizer, corpus, block_words, state)
+        if isinstance(corpus.tokens, np.memmap):
+            run.work_dir = tempfile.TemporaryDirectory(prefix="w2v-", ignore_cleanup_errors=True)
+            kept = Path(run.work_dir.name) / TOKENS
+            os.replace(corpus.tokens.filename, kept)
+            run.corpus = EncodedCorpus(
+                map_array(kept, np.int32), corpus.sentence_ends, corpus.raw_words
+            )
+        return run
+
+    def save(self, folder: Path, private: bool = False) -> None:
+        """Save the run as a checkpoint in the new folder `folder`, whole or not at all (a folder
+        already there is left alone); readable by its owner only if `private`."""
+        if folder.exists():
+            raise WriteError(f"{folder}: already exists, left alone")
+        with atomic_folder(folder) as temporary:
+            if private:
+                temporary.chmod(0o700)  # in the shared temporary folder, as the run's work folder
+            save_corpus(
+                temporary,
+                self.settings,
+                self.fingerprint,
+                self.vocabulary,
+                self.tokenizer,
+                self.corpus,
+                self.block_words,
+            )
+            save_state(temporary, self.state)
+
+    def close(self) -> None:
+        """Remove the kept corpus file: the vectors are written, or the checkpoint holds it."""
+        if self.work_dir is not None:
+            self.work_dir.cleanup()
 
 
 def load_corpus(

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from w2v.errors import ConfigError
+from w2v.text.counting import MIN_VOCAB_MEMORY
 from w2v.text.encode import MAX_SENTENCE_WORDS
 from w2v.text.phrases import THRESHOLD as PHRASE_THRESHOLD
 from w2v.text.subwords import SubwordSpec
@@ -28,6 +29,8 @@ MODELS = ("skipgram", "cbow")
 MAX_THREADS = 1024
 # The most memory the torch kernel's tensors of one batch may take (see `torch_batch_bytes`).
 TORCH_BATCH_BYTES = 4 << 30
+# The suffixes a size may end in (--max-vocab-memory 500M), powers of 1024 as memory goes.
+SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 # What a setting of each annotated type may hold, and how a message names it.
 KINDS = {
     "int": ((numbers.Integral,), "an integer"),
@@ -58,12 +61,25 @@ class TrainConfig:
         "hierarchical softmax over a Huffman tree of the vocabulary; with --negative 0 alone, "
         "otherwise both losses add up",
     )
+    noise_power: float = setting(
+        0.75,
+        "noise words are drawn in proportion to count**POWER (gensim's ns_exponent): 1 as often "
+        "as they occur, 0 all alike, below 0 rare words more",
+        metavar="POWER",
+    )
     sample: float = setting(1e-3, "subsampling threshold for frequent words, 0 to keep all")
     alpha: float = setting(0.025, "starting learning rate")
     min_alpha: float = setting(0.0001, "final learning rate")
     epochs: int = setting(5, "passes over the corpus")
     min_count: int = setting(5, "drop words seen fewer times")
     max_vocab: int | None = setting(None, "keep only this many most frequent words")
+    max_vocab_memory: int | str | None = setting(
+        None,
+        "bound the memory of counting the words to SIZE (bytes, or 500M, 2G): past it the words "
+        "seen least so far are pruned, as word2vec's ReduceVocab does, and the counts of the words "
+        "left are lower bounds (exact while the bound is not reached; default: no bound, exact)",
+        metavar="SIZE",
+    )
     seed: int = setting(
         1,
         "random seed; on CPU the same corpus and seed give byte-identical vectors with --threads 1 "
@@ -157,6 +173,8 @@ class TrainConfig:
             raise ConfigError(
                 "--negative 0 leaves nothing to train: use --negative 1 or more, or --hs"
             )
+        if not -1 <= self.noise_power <= 1:
+            raise ConfigError(f"--noise-power must be in [-1, 1], got {self.noise_power}")
         if not 0 <= self.sample < 1:
             raise ConfigError(f"--sample must be in [0, 1), got {self.sample}")
         if not self.alpha > 0:
@@ -167,6 +185,7 @@ class TrainConfig:
             )
         if self.max_vocab is not None and self.max_vocab < 1:
             raise ConfigError(f"--max-vocab must be at least 1, got {self.max_vocab}")
+        self.vocab_memory_bytes()
         if self.window > MAX_SENTENCE_WORDS:
             raise ConfigError(
                 f"--window must be at most {MAX_SENTENCE_WORDS:,}, got {self.window:,}: lines are "
@@ -204,6 +223,18 @@ class TrainConfig:
                 f"--window {self.window} with --batch-words {self.batch_words} needs about "
                 f"{self.torch_batch_bytes() / 1e9:.1f} GB a batch in the torch kernel: {advice}"
             )
+
+    def vocab_memory_bytes(self) -> int | None:
+        """max_vocab_memory in bytes, None for no bound; ConfigError for a size that is not one."""
+        if self.max_vocab_memory is None:
+            return None
+        size = parse_size(self.max_vocab_memory, "--max-vocab-memory")
+        if size < MIN_VOCAB_MEMORY:
+            raise ConfigError(
+                f"--max-vocab-memory must be at least {MIN_VOCAB_MEMORY >> 20}M (the first "
+                f"tables), got {self.max_vocab_memory}"
+            )
+        return size
 
     def check_triton(self) -> None:
         """ConfigError unless --kernel triton can run: triton installed, and a CUDA device or
@@ -281,3 +312,20 @@ class TrainConfig:
     def learning_rate(self, share_done: float) -> float:
         """word2vec's schedule: alpha falling linearly to min_alpha as training goes from 0 to 1."""
         return max(self.min_alpha, self.alpha - (self.alpha - self.min_alpha) * share_done)
+
+
+def parse_size(value: object, option: str) -> int:
+    """Bytes from a size: a number of bytes, or one with a K, M, G or T suffix (powers of 1024, an
+    optional B after it: 2G, 500MB, 1.5G); ConfigError naming `option` otherwise."""
+    problem = f"{option} must be a size in bytes such as 2G, 500M or 1000000, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, str)):
+        raise ConfigError(problem)
+    text = str(value).strip().upper().removesuffix("B")
+    unit = text[-1] if text and text[-1] in SIZE_UNITS else ""
+    try:
+        size = float(text[: len(text) - len(unit)]) * SIZE_UNITS[unit]
+    except ValueError:
+        raise ConfigError(problem) from None
+    if not 1 <= size < float("inf"):
+        raise ConfigError(f"{option} must be at least 1 byte, got {value!r}")
+    return int(size)

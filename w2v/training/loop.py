@@ -145,8 +145,9 @@ def train_vectors(
     resumed: TrainingState | None = None,
     group: distributed.Group | None = None,
     initial: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, list[EpochRecord]]:
-    """Run the epochs; return both matrices and each epoch's record.
+) -> tuple[torch.Tensor, torch.Tensor, list[EpochRecord], TrainingState]:
+    """Run the epochs; return both matrices, each epoch's record, and the state after the last
+    epoch, as its checkpoint would hold it.
 
     From `resumed`, training goes on at the saved block with the saved random generator state, so
     it draws what the uninterrupted run would have drawn. From `initial` (input, output), training
@@ -254,4 +255,18 @@ def train_vectors(
                 )
     trainer.close()
     bar.close()
-    return matrices.input, matrices.output, history
+    # Past the last epoch a resume trains nothing, so no epoch's tally is carried on.
+    finished = TrainingState(
+        config.epochs,
+        0,
+        schedule.words_done,
+        0.0,
+        0,
+        0.0,
+        matrices.input,
+        matrices.output,
+        generator.get_state(),
+        [asdict(record) for record in history],
+        inner_vectors=matrices.inner,
+    )
+    return matrices.input, matrices.output, history, finished

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from w2v.text.tokenizer import make_tokenizer
 from w2v.text.vocab import Vocabulary
 from w2v.training import checkpoint, distributed
 from w2v.training.blocks import BLOCK_WORDS
-from w2v.training.checkpoint import CheckpointPlan
+from w2v.training.checkpoint import CheckpointPlan, FinishedRun
 from w2v.training.config import TrainConfig
 from w2v.training.continued import InitialModel
 from w2v.training.loop import EpochRecord, train_vectors
@@ -45,6 +45,7 @@ class TrainingResult:
     distributed: dict | None = None  # under torchrun: ranks, sync interval, each rank's blocks
     subwords: SubwordSpec | None = None
     subword_input: torch.Tensor | None = None  # (V + bucket) x D
+    finished: FinishedRun | None = None  # with `resumable`: what a checkpoint of the run needs
 
 
 def run_training(
@@ -53,11 +54,14 @@ def run_training(
     progress: bool = True,
     checkpoints: CheckpointPlan | None = None,
     initial: InitialModel | None = None,
+    resumable: bool = False,
 ) -> TrainingResult:
     """Train on `sources` with `config`. With `checkpoints`, the state is saved in its folder at
     every epoch end and every `every_seconds`, and with `checkpoints.resume` training goes on from
     the state saved there. From `initial`, training goes on from that model: its vocabulary grows
-    by the new text's words (w2v.training.continued)."""
+    by the new text's words (w2v.training.continued). With `resumable`, a run of one process
+    without `checkpoints` keeps its encoded corpus and final state (`finished`), to be saved as a
+    checkpoint if its vectors cannot be written."""
     config.validate()
     if initial is not None:
         initial.check(config)
@@ -100,14 +104,45 @@ def run_training(
             if initial is not None and resumed is None
             else None
         )
-        input_vectors, output_vectors, history = train_vectors(
-            corpus, vocabulary, config, progress, checkpoints, resumed, group, initial=start_from
-        )
+        # A checkpoint saved past the last epoch (its vectors could not be written) leaves only
+        # the writing to do: its matrices are the trained ones, its history the epochs'.
+        all_done = resumed is not None and resumed.epoch >= config.epochs
+        if all_done:
+            state, history = resumed, [EpochRecord(**record) for record in resumed.history]
+            input_vectors, output_vectors = resumed.input_vectors, resumed.output_vectors
+        else:
+            input_vectors, output_vectors, history, state = train_vectors(
+                corpus,
+                vocabulary,
+                config,
+                progress,
+                checkpoints,
+                resumed,
+                group,
+                initial=start_from,
+            )
         trained = time.perf_counter()
         raw_words = corpus.raw_words
+        input_vectors, output_vectors = input_vectors.cpu(), output_vectors.cpu()
+        finished = None
+        if resumable and checkpoints is None and group is None:
+            inner = None if state.inner_vectors is None else state.inner_vectors.cpu()
+            finished = FinishedRun.keep(
+                settings,
+                corpus_fingerprint,
+                vocabulary,
+                tokenizer,
+                corpus,
+                BLOCK_WORDS,
+                replace(
+                    state,
+                    input_vectors=input_vectors,
+                    output_vectors=output_vectors,
+                    inner_vectors=inner,
+                ),
+            )
         del corpus  # the memory map must close before its folder is removed
     spec, subword_input = config.subword_spec(), None
-    input_vectors = input_vectors.cpu()
     if spec is not None:
         subword_input = input_vectors
         starts, rows = subword_rows(vocabulary.words, spec, len(vocabulary))
@@ -116,14 +151,16 @@ def run_training(
         vocabulary,
         tokenizer,
         input_vectors,
-        output_vectors.cpu(),
+        output_vectors,
         config,
         history,
         raw_words,
         encode_seconds=encoded - start,
-        train_seconds=trained - encoded,
+        # Of the run that trained the epochs, when this one only resumed to write them.
+        train_seconds=sum(record.seconds for record in history) if all_done else trained - encoded,
         subwords=spec,
         subword_input=subword_input,
+        finished=finished,
     )
     if group is not None:
         result.distributed = {
@@ -134,7 +171,9 @@ def run_training(
             "blocks_by_rank": distributed.gather(group, group.trained),
         }
         distributed.close(group)
-    if progress:
+    if progress and all_done:
+        print(f"all {config.epochs} epochs were trained before the checkpoint: nothing to train")
+    elif progress:
         total = raw_words * config.epochs
         print(
             f"trained on {total:,} words in {result.train_seconds:.1f} s: "
@@ -184,5 +223,6 @@ def encode_text(
         config.max_vocab,
         progress=progress,
         vocabulary_from=merge,
+        max_vocab_memory=config.vocab_memory_bytes(),
     )
     return vocabulary, tokenizer, corpus
