@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import w2v
 from w2v.errors import ConfigError
 from w2v.text.counting import MIN_VOCAB_MEMORY, WordCounter
 from w2v.text.encode import encode_corpus
@@ -150,3 +151,21 @@ def test_a_bad_size_on_the_command_line_is_one_line(tmp_path):
         "error: --max-vocab-memory must be a size in bytes such as 2G, 500M or 1000000, got 'abc'"
     ]
     assert not (tmp_path / "vectors.bin").exists()
+
+
+def test_the_training_log_records_the_pruning(tmp_path, capsys):
+    lines = corpus_lines()
+    _, pruned = encode(tmp_path, lines, MIN_VOCAB_MEMORY, "pruned")
+    corpus = tmp_path / "pruned" / "c.txt"
+    config = w2v.TrainConfig(
+        dim=8, epochs=1, threads=1, min_count=2, max_vocab_memory=MIN_VOCAB_MEMORY
+    )
+    log = w2v.train([corpus], config, progress=False).log([corpus])
+    assert log["counting"] == {
+        "pruned_types": pruned.pruned_types,
+        "prune_threshold": pruned.prune_threshold,
+    }
+    unbounded = w2v.train(
+        [corpus], w2v.TrainConfig(dim=8, epochs=1, threads=1, min_count=2), progress=False
+    )
+    assert "counting" not in unbounded.log([corpus])

@@ -42,6 +42,8 @@ class TrainedModel:
     train_seconds: float  # the epochs
     distributed: dict | None = None  # under torchrun: ranks, sync interval, each rank's blocks
     finished: FinishedRun | None = None  # trained `resumable`: kept until `write_trained` is done
+    pruned_types: int = 0  # word types pruned while counting under --max-vocab-memory
+    prune_threshold: int = 0  # the last prune dropped words seen at most this many times
 
     @property
     def subwords(self) -> SubwordSpec | None:
@@ -80,6 +82,11 @@ class TrainedModel:
             "words_per_second": self.words_per_second,
             "epochs": [asdict(record) for record in self.history],
         }
+        if self.pruned_types:
+            log["counting"] = {
+                "pruned_types": self.pruned_types,
+                "prune_threshold": self.prune_threshold,
+            }
         if self.distributed:
             log["distributed"] = self.distributed
         return log
@@ -211,4 +218,6 @@ def train(
         result.train_seconds,
         result.distributed,
         result.finished,
+        result.pruned_types,
+        result.prune_threshold,
     )

@@ -46,6 +46,8 @@ class TrainingResult:
     subwords: SubwordSpec | None = None
     subword_input: torch.Tensor | None = None  # (V + bucket) x D
     finished: FinishedRun | None = None  # with `resumable`: what a checkpoint of the run needs
+    pruned_types: int = 0  # word types pruned while counting under --max-vocab-memory
+    prune_threshold: int = 0  # the last prune dropped words seen at most this many times
 
 
 def run_training(
@@ -123,6 +125,7 @@ def run_training(
             )
         trained = time.perf_counter()
         raw_words = corpus.raw_words
+        pruned = {"pruned_types": corpus.pruned_types, "prune_threshold": corpus.prune_threshold}
         input_vectors, output_vectors = input_vectors.cpu(), output_vectors.cpu()
         finished = None
         if resumable and checkpoints is None and group is None:
@@ -161,6 +164,7 @@ def run_training(
         subwords=spec,
         subword_input=subword_input,
         finished=finished,
+        **pruned,
     )
     if group is not None:
         result.distributed = {
