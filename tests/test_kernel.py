@@ -201,47 +201,14 @@ def test_threads_merge_the_inner_nodes_too(threads):
             total += mine - base.numpy()
 
     matrices = tuple(matrix.clone() for matrix in start)
-    span = partial(train_span_hs, codes=tree.codes, points=tree.points, lengths=tree.lengths)
     parallel = ParallelSpans(
-        *matrices[:2], threads, span, inner_vectors=matrices[2], paths=(tree.points, tree.lengths)
+        *matrices[:2], threads, train_span_hs, inner_vectors=matrices[2], tree=paths
     )
     parallel.train_block(*arrays, 0.025, 0.02)
     parallel.close()
     for merged, total in zip(matrices, expected, strict=True):
         np.testing.assert_allclose(merged.numpy(), total, atol=1e-6)
     assert matrices[2].abs().sum() > 0 and matrices[1].abs().sum() == 0
-
-
-@pytest.mark.parametrize("model", ["skipgram", "cbow", "skipgram-hs", "cbow-hs"])
-def test_every_row_a_thread_changed_is_merged(model):
-    # Rounds of 64 centres, so the block takes many merges; a row changed by a thread but missed
-    # by the merge would leave that thread's copy different from the shared matrix.
-    hierarchical = model.endswith("-hs")
-    words, sentences, reach, noise = random_block(3000, 200, 5, 0 if hierarchical else 3, seed=9)
-    arrays = tuple(t.numpy() for t in (words, sentences, reach, noise))
-    tree = huffman_tree(np.arange(200, 0, -1) * 10)
-    if model.startswith("cbow"):
-        span = (
-            partial(train_span_cbow_hs, mean=True)
-            if hierarchical
-            else partial(train_span_cbow, mean=True)
-        )
-    else:
-        span = train_span_hs if hierarchical else train_span
-    extra = {}
-    if hierarchical:
-        span = partial(span, codes=tree.codes, points=tree.points, lengths=tree.lengths)
-        extra = {"inner_vectors": torch.zeros(199, 8), "paths": (tree.points, tree.lengths)}
-    inputs, outputs = torch.rand(200, 8) - 0.5, torch.zeros(200, 8)
-    parallel = ParallelSpans(inputs, outputs, 2, span, **extra)
-    parallel.round_centres = 64
-    parallel.train_block(*arrays, 0.025, 0.02)
-    parallel.close()
-    learned = [True, not hierarchical, True][: len(parallel.shared)]  # HS alone has no output rows
-    for shared, stack, learns in zip(parallel.shared, parallel.copies, learned, strict=True):
-        assert (shared.abs().sum() > 0) == learns
-        for copy in stack:
-            assert torch.equal(copy, shared)
 
 
 def merged_by_hand(start, arrays, threads, round_centres, rate, final_rate, span=train_span):
@@ -291,28 +258,3 @@ def test_three_or_more_threads_merge_to_the_sum_of_their_changes_round_after_rou
     # Not what one thread alone gives: the threads did train from shared starting points.
     alone = merged_by_hand([m.numpy() for m in start], arrays, 1, 64, 0.05, 0.01)
     assert not np.allclose(matrices[0].numpy(), alone[0], atol=1e-4)
-
-
-@pytest.mark.parametrize("threads", [1, 3])
-def test_refresh_gives_every_thread_the_shared_matrices(threads):
-    words, sentences, reach, noise = random_block(600, 20, 3, 2, seed=12)
-    arrays = tuple(t.numpy() for t in (words, sentences, reach, noise))
-    torch.manual_seed(13)
-    inputs, outputs = torch.rand(20, 4) - 0.5, torch.zeros(20, 4)
-    parallel = ParallelSpans(inputs, outputs, threads)
-    parallel.round_centres = 100
-    # As a distributed sync changes them: every row differently, in place.
-    inputs += torch.randn(20, 4)
-    outputs += torch.randn(20, 4)
-    changed = (inputs.numpy().copy(), outputs.numpy().copy())
-    parallel.refresh()
-    assert len(parallel.copies) == (0 if threads == 1 else 2)
-    for stack, shared in zip(parallel.copies, (inputs, outputs), strict=False):
-        assert len(stack) == threads
-        assert all(torch.equal(copy, shared) for copy in stack)
-    # Training after the refresh starts every thread from the changed matrices.
-    parallel.train_block(*arrays, 0.05, 0.01)
-    parallel.close()
-    expected = merged_by_hand(changed, arrays, threads, 100, 0.05, 0.01)
-    for merged, total in zip((inputs, outputs), expected, strict=True):
-        np.testing.assert_allclose(merged.numpy(), total, atol=2e-6)

@@ -58,9 +58,9 @@ class BlockTrainer:
       matrices without locks (Hogwild, as word2vec C, gensim and fastText do), on its own part of
       the block, with its own draws from a generator seeded by the run's seed, the block and the
       thread. Memory is the matrices and small buffers whatever the thread count.
-    - numba with `reproducible` and several threads: `ParallelSpans`, private copies merged in a
-      fixed order, so a seed and thread count always give the same bytes (memory grows with the
-      threads). One thread is reproducible either way.
+    - numba with `reproducible` and several threads: `ParallelSpans`, each thread training
+      compact copies of the rows its share of a round touches, merged in a fixed order, so a seed
+      and thread count always give the same bytes. One thread is reproducible either way.
     - torch (CUDA, or on request on CPU): batched updates; the draws come from `generator`.
     - triton (CUDA): `triton_kernel.SpanTrainer`, thousands of spans of the block trained at once,
       each as the numba kernel trains a thread's part, with every draw made on the GPU.
@@ -163,11 +163,6 @@ class BlockTrainer:
             draws = tuple(t.numpy() for t in draws)
         return self.train_draws(*draws, rate, final_rate)
 
-    def refresh(self) -> None:
-        """Take up matrices changed from outside (a sync of ranks)."""
-        if self.parallel is not None:
-            self.parallel.refresh()
-
     def close(self) -> None:
         """Stop the worker threads."""
         for pool in (self.shared, self.parallel):
@@ -190,12 +185,7 @@ def _parallel_spans(
     cbow = config.model == "cbow"
     span = partial(train_span_cbow, mean=config.cbow_mean) if cbow else train_span
     if tree is not None:
-        paths = {"codes": tree.codes, "points": tree.points, "lengths": tree.lengths}
-        span = (
-            partial(train_span_cbow_hs, mean=config.cbow_mean, **paths)
-            if cbow
-            else partial(train_span_hs, **paths)
-        )
+        span = partial(train_span_cbow_hs, mean=config.cbow_mean) if cbow else train_span_hs
     return ParallelSpans(
         input_vectors,
         # Hierarchical softmax alone never touches the output vectors: no copies of them.
@@ -203,7 +193,7 @@ def _parallel_spans(
         config.threads,
         span,
         inner_vectors=inner_vectors,
-        paths=None if tree is None else (tree.points, tree.lengths),
+        tree=None if tree is None else (tree.codes, tree.points, tree.lengths),
     )
 
 
@@ -217,17 +207,8 @@ def _parallel_subword_spans(
 ) -> ParallelSpans:
     """`ParallelSpans` for a subword model: the block's noise words serve each centre's window."""
     starts, rows = (np.ascontiguousarray(table, np.int64) for table in subwords)
-    paths = (
-        {
-            "codes": np.zeros((0, 0), np.uint8),
-            "points": np.zeros((0, 0), np.int64),
-            "lengths": np.zeros(0, np.int64),
-        }
-        if tree is None
-        else {"codes": tree.codes, "points": tree.points, "lengths": tree.lengths}
-    )
     if config.model == "cbow":
-        span = partial(train_span_cbow_subwords, starts=starts, rows=rows, **paths)
+        span = train_span_cbow_subwords
     else:
         no_fresh_noise = {
             "fresh_negative": 0,
@@ -235,7 +216,7 @@ def _parallel_subword_spans(
             "alias": np.zeros(0, np.int64),
             "state": np.zeros(1, np.uint64),
         }
-        span = partial(train_span_subwords, starts=starts, rows=rows, **paths, **no_fresh_noise)
+        span = partial(train_span_subwords, **no_fresh_noise)
     return ParallelSpans(
         input_vectors,
         output_vectors if config.negative else output_vectors[:0],
@@ -243,7 +224,7 @@ def _parallel_subword_spans(
         span,
         # The subword loops always take an inner nodes' matrix: an empty one without --hs.
         inner_vectors=(torch.zeros(0, config.dim) if inner_vectors is None else inner_vectors),
-        paths=None if tree is None else (tree.points, tree.lengths),
+        tree=None if tree is None else (tree.codes, tree.points, tree.lengths),
         subwords=(starts, rows),
     )
 

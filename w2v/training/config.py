@@ -97,8 +97,8 @@ class TrainConfig:
     reproducible: bool = setting(
         False,
         "with --threads above 1, the same corpus, seed and thread count give the same bytes: each "
-        "thread trains a private copy of the matrices, merged in a fixed order (memory grows with "
-        "the threads; one thread is reproducible without it)",
+        "thread trains copies of just the rows its share of a round touches, merged in a fixed "
+        "order (one thread is reproducible without it)",
     )
     pair_noise: bool = setting(
         True,

@@ -32,6 +32,7 @@ MAX_ROUND = 1 << 14
 # Hierarchical softmax: every centre updates the inner nodes near the root, so rounds are shorter.
 MAX_ROUND_HS = 1 << 12
 GROUP = 4  # rows taken together by _dot4 and _axpy4
+RADIX_BITS = 11  # a radix sort's digit: 2,048 counts fit in cache
 FLUSH_PRODUCT = 1e-250  # a probability product below this is turned into loss before it underflows
 TINY_PROBABILITY = 1e-30  # smaller ones go to the loss directly, so a product never underflows
 
@@ -567,64 +568,194 @@ def train_span_cbow(
     )
 
 
+# A thread's share of a round trains on compact copies: the rows its span can touch, gathered
+# from the shared matrices, with the span's arrays renumbered to them. Within a matrix's rows,
+# `runs` bounds the stretches sorted by global row, which is how the merge finds its part.
+
+
 @numba.njit(nogil=True, cache=True)
-def _mark_rows(
-    words: np.ndarray,
-    noise: np.ndarray,
-    points: np.ndarray,
-    lengths: np.ndarray,
-    first: int,
-    last: int,
-    widest: int,
-    input_marks: np.ndarray,
-    output_marks: np.ndarray,
-    inner_marks: np.ndarray,
+def _sorted_order(keys: np.ndarray) -> np.ndarray:
+    """The stable order that sorts `keys` (integers from 0): a radix sort, linear in their count,
+    where np.argsort's quicksort took most of a round's bookkeeping."""
+    order = np.arange(len(keys))
+    spare = np.empty_like(order)
+    counts = np.empty((1 << RADIX_BITS) + 1, np.int64)
+    largest = keys.max() if len(keys) else 0
+    mask = (1 << RADIX_BITS) - 1
+    shift = 0
+    while shift == 0 or largest >> shift:
+        counts[:] = 0
+        for index in order:
+            counts[((keys[index] >> shift) & mask) + 1] += 1
+        for digit in range(1, len(counts)):
+            counts[digit] += counts[digit - 1]
+        for index in order:
+            digit = (keys[index] >> shift) & mask
+            spare[counts[digit]] = index
+            counts[digit] += 1
+        order, spare = spare, order
+        shift += RADIX_BITS
+    return order
+
+
+@numba.njit(nogil=True, cache=True)
+def _renumber(keys: np.ndarray, inside: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Local ids for `keys`: the distinct values among keys[:inside] get 0, 1, ... in increasing
+    order, then the other distinct values. Returns (the values by local id, each key's local id,
+    how many values are among keys[:inside])."""
+    order = _sorted_order(keys)
+    ids = np.empty(len(keys), np.int64)
+    values = np.empty(len(keys), np.int64)
+    near = far = 0
+    start = 0
+    while start < len(keys):
+        value = keys[order[start]]
+        stop = start + 1
+        while stop < len(keys) and keys[order[stop]] == value:
+            stop += 1
+        # The sort is stable: a value found among keys[:inside] comes first among its equals.
+        if order[start] < inside:
+            number = near
+            values[near] = value
+            near += 1
+        else:
+            number = -1 - far
+            values[len(keys) - 1 - far] = value
+            far += 1
+        for at in range(start, stop):
+            ids[order[at]] = number
+        start = stop
+    for at in range(len(keys)):
+        if ids[at] < 0:
+            ids[at] = near - 1 - ids[at]
+    values[near : near + far] = values[len(keys) - far :][::-1].copy()
+    return values[: near + far].copy(), ids, near
+
+
+@numba.njit(nogil=True, cache=True)
+def _local_words(
+    words: np.ndarray, noise: np.ndarray, first: int, last: int, widest: int, outputs: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Renumber the words a span over words[first:last] can use: the words within reach of its
+    centres get local ids 0, 1, ... in sorted order, then its other noise words. Returns (those
+    near words, the output rows by local id or none without `outputs`, the near words' local ids
+    and the noise words' local ids, both from position first - widest on)."""
+    low = max(first - widest, 0)
+    high = min(last + widest, len(words))
+    negatives = noise.shape[1]
+    keys = np.empty(high - low + (last - first) * negatives, np.int64)
+    keys[: high - low] = words[low:high]
+    keys[high - low :] = noise[first:last].copy().reshape(-1)
+    rows, ids, near = _renumber(keys, high - low)
+    local_noise = np.zeros((high - low, negatives), np.int64)
+    local_noise[first - low : last - low] = ids[high - low :].reshape(last - first, negatives)
+    return rows[:near].copy(), rows if outputs else rows[:0], ids[: high - low].copy(), local_noise
+
+
+@numba.njit(nogil=True, cache=True)
+def _local_subwords(
+    near: np.ndarray, starts: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The input rows (own and n-grams') of the `near` words, sorted, and the near words' CSR
+    table (starts, rows) over them."""
+    local_starts = np.zeros(len(near) + 1, np.int64)
+    for index in range(len(near)):
+        word = near[index]
+        local_starts[index + 1] = local_starts[index] + starts[word + 1] - starts[word]
+    listed = np.empty(local_starts[-1], np.int64)
+    for index in range(len(near)):
+        word = near[index]
+        listed[local_starts[index] : local_starts[index + 1]] = rows[
+            starts[word] : starts[word + 1]
+        ]
+    input_rows, local_rows, _ = _renumber(listed, len(listed))
+    return input_rows, local_starts, local_rows
+
+
+@numba.njit(nogil=True, cache=True)
+def _local_tree(
+    near: np.ndarray, codes: np.ndarray, points: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The inner nodes on the `near` words' Huffman paths, sorted, and the near words' codes,
+    points (as local inner nodes) and lengths."""
+    total = 0
+    for word in near:
+        total += lengths[word]
+    listed = np.empty(total, np.int64)
+    total = 0
+    for word in near:
+        listed[total : total + lengths[word]] = points[word, : lengths[word]]
+        total += lengths[word]
+    inner_rows, ids, _ = _renumber(listed, len(listed))
+    local_points = np.zeros((len(near), points.shape[1]), np.int64)
+    total = 0
+    for index in range(len(near)):
+        length = lengths[near[index]]
+        local_points[index, :length] = ids[total : total + length]
+        total += length
+    return inner_rows, codes[near], local_points, lengths[near]
+
+
+@numba.njit(nogil=True, cache=True)
+def _gather_rows(matrix: np.ndarray, rows: np.ndarray, local: np.ndarray) -> None:
+    """local[:] = matrix[rows], without holding the GIL (a loop: numba's row copy is slower)."""
+    for index in range(len(rows)):
+        mine, theirs = local[index], matrix[rows[index]]
+        for d in range(len(mine)):
+            mine[d] = theirs[d]
+
+
+# No fastmath in the deltas and the merge: the sum's order is part of what makes a thread count's
+# result reproducible.
+@numba.njit(nogil=True, cache=True)
+def _subtract_rows(local: np.ndarray, matrix: np.ndarray, rows: np.ndarray) -> None:
+    """local[index] -= matrix[rows[index]]: a trained compact copy becomes its change."""
+    for index in range(len(rows)):
+        mine, base = local[index], matrix[rows[index]]
+        for d in range(len(mine)):
+            mine[d] -= base[d]
+
+
+@numba.njit(nogil=True, cache=True)
+def _add_rows(
+    matrix: np.ndarray, rows: np.ndarray, runs: np.ndarray, deltas: np.ndarray, low: int, high: int
 ) -> None:
-    """Mark the rows that training the centres words[first:last] can change: the input rows of
-    every word within reach, the output rows of the centres and their noise words, and the inner
-    nodes on the centres' Huffman paths."""
-    for position in range(max(first - widest, 0), min(last + widest, len(words))):
-        input_marks[words[position]] = 1
-    for position in range(first, last):
-        word = words[position]
-        if noise.shape[1]:
-            output_marks[word] = 1
-            for negative in noise[position]:
-                output_marks[negative] = 1
-        if len(lengths):
-            for node in range(lengths[word]):
-                inner_marks[points[word, node]] = 1
+    """matrix[rows[index]] += deltas[index] for the rows in [low, high); each stretch
+    rows[runs[k]:runs[k + 1]] is sorted."""
+    for run in range(len(runs) - 1):
+        stretch = rows[runs[run] : runs[run + 1]]
+        for index in range(
+            runs[run] + np.searchsorted(stretch, low), runs[run] + np.searchsorted(stretch, high)
+        ):
+            target, delta = matrix[rows[index]], deltas[index]
+            for d in range(len(target)):
+                target[d] += delta[d]
 
 
-# No fastmath: the sum's order is part of what makes a thread count's result reproducible.
 @numba.njit(nogil=True, cache=True)
-def _merge_rows(shared: np.ndarray, copies: np.ndarray, rows: np.ndarray) -> None:
-    """shared[row] += the sum of each copy's change to it, in thread order; the copies take the sum."""
-    keep = np.float32(1 - copies.shape[0])
-    total = np.empty(shared.shape[1], np.float32)
-    for row in rows:
-        merged = shared[row]
-        for d in range(len(total)):
-            total[d] = merged[d] * keep
-        for copy in copies:
-            mine = copy[row]
-            for d in range(len(total)):
-                total[d] += mine[d]
-        for d in range(len(total)):
-            merged[d] = total[d]
-        for copy in copies:
-            mine = copy[row]
-            for d in range(len(total)):
-                mine[d] = total[d]
+def _cut_points(rows: np.ndarray, parts: int, size: int) -> np.ndarray:
+    """Bounds that cut [0, size) into `parts` ranges holding about as many of `rows` each."""
+    ordered = rows[_sorted_order(rows)]
+    cuts = np.full(parts + 1, size, np.int64)
+    cuts[0] = 0
+    if len(ordered):
+        for part in range(1, parts):
+            cuts[part] = ordered[part * len(ordered) // parts]
+    return cuts
 
 
 class ParallelSpans:
     """Trains each block with one `train_span` per thread, then merges the threads' work.
 
-    The block is cut into rounds. In a round each thread trains its share on a private copy of the
-    matrices; then each row some thread may have changed gets the changes of all copies, added in
-    a fixed order, and the copies take the result. Threads never write the same memory, so a given
-    thread count always gives the same vectors.
+    The block is cut into rounds. In a round each thread trains its share on compact copies of
+    only the rows that share can touch (the input and output rows of the words within reach of
+    its centres and of their noise words, the inner nodes on those words' paths, a subword
+    model's n-gram rows), gathered from the shared matrices, with its words renumbered to them:
+    it sees exactly what a private copy of the whole matrices would hold. Then each shared row
+    takes every thread's change to it, added in thread order, the rows split among the threads.
+    Threads never write the same memory, so a given thread count always gives the same vectors,
+    and the copies take (rows a round touches) x dim a thread, whatever the vocabulary. Every
+    round gathers afresh, so changes made to the shared matrices between blocks are taken up.
 
     A round is short so that a frequent word's changes, computed by each thread without seeing the
     others', do not pile up: on wiki17m at 2 threads, rounds of 16,384 centres a thread gave
@@ -641,35 +772,38 @@ class ParallelSpans:
         threads: int,
         span: Callable[..., tuple[float, int]] = train_span,
         inner_vectors: torch.Tensor | None = None,
-        paths: tuple[np.ndarray, np.ndarray] | None = None,
+        tree: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
         subwords: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         """`span` is the loop to run: `train_span` (skip-gram) or `train_span_cbow` with its mode,
-        or for hierarchical softmax `train_span_hs` or `train_span_cbow_hs` with the tree, which
-        also take `inner_vectors` (the inner nodes' matrix) after the output vectors; `paths` is
-        then the tree's (points, lengths), which say which inner nodes a word's update changes.
-        A subword model's loop (`train_span_subwords`, `train_span_cbow_subwords`) comes with
-        `subwords`, each word's input rows as CSR (starts, rows), which its updates change."""
+        or for hierarchical softmax `train_span_hs` or `train_span_cbow_hs`, which also take
+        `inner_vectors` (the inner nodes' matrix) after the output vectors and the tree's
+        (codes, points, lengths) as `tree`. A subword model's loop (`train_span_subwords`,
+        `train_span_cbow_subwords`) comes with `subwords`, each word's input rows as CSR
+        (starts, rows), and an inner nodes' matrix, empty without a tree. `span` gets the tree
+        and the subword table as keywords (codes, points, lengths, starts, rows)."""
         self.span = span
         self.shared = (input_vectors, output_vectors) + (
             () if inner_vectors is None else (inner_vectors,)
         )
         self.threads = threads
-        # One (threads, rows, dim) tensor a matrix: thread k trains on copies[...][k].
-        self.copies = (
-            [matrix.unsqueeze(0).repeat(threads, 1, 1) for matrix in self.shared]
-            if threads > 1
-            else []
-        )
-        self.marks = [np.zeros(len(matrix), np.uint8) for matrix in self.shared]
-        if len(self.marks) == 2:
-            self.marks.append(np.zeros(0, np.uint8))
-        self.paths = paths or (np.zeros((0, 0), np.int64), np.zeros(0, np.int64))
+        no_tree = (np.zeros((0, 0), np.uint8), np.zeros((0, 0), np.int64), np.zeros(0, np.int64))
+        self.tree = tree or no_tree
         self.subwords = subwords
+        # What the span is called with besides the matrices and the block's arrays.
+        self.tables: dict[str, np.ndarray] = {}
+        if tree is not None or subwords is not None:
+            self.tables.update(zip(("codes", "points", "lengths"), self.tree, strict=True))
+        if subwords is not None:
+            self.tables.update(zip(("starts", "rows"), subwords, strict=True))
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        self.buffers = [
+            [np.empty((0, matrix.shape[1]), np.float32) for matrix in self.shared]
+            for _ in range(threads if threads > 1 else 0)
+        ]
         # A merge costs about what training touches in 16 * vocabulary centres, which bounds
         # rounds below for small vocabularies.
-        longest = MAX_ROUND if paths is None else MAX_ROUND_HS
+        longest = MAX_ROUND if tree is None else MAX_ROUND_HS
         self.round_centres = min(max(16 * len(input_vectors), MIN_ROUND), longest)
 
     def train_block(
@@ -686,7 +820,9 @@ class ParallelSpans:
         count = len(words)
         if self.pool is None:
             matrices = tuple(matrix.numpy() for matrix in self.shared)
-            return self.span(*matrices, *arrays, 0, count, learning_rate, final_learning_rate)
+            return self.span(
+                *matrices, *arrays, 0, count, learning_rate, final_learning_rate, **self.tables
+            )
         loss, pairs = 0.0, 0
         widest = int(reach.max()) if count else 0
         step = self.round_centres * self.threads
@@ -708,36 +844,98 @@ class ParallelSpans:
         # Every thread runs through the round's whole learning-rate range at the same time.
         futures = [
             self.pool.submit(
-                self.span,
-                *(stack[thread].numpy() for stack in self.copies),
-                *arrays,
+                self._train_share,
+                arrays,
+                widest,
                 int(bounds[thread]),
                 int(bounds[thread + 1]),
                 rate,
                 final_rate,
+                thread,
             )
             for thread in range(self.threads)
         ]
-        words, _, _, noise = arrays
-        _mark_rows(words, noise, *self.paths, start, end, widest, *self.marks)
-        if self.subwords is not None:
-            _mark_word_rows(words, *self.subwords, start, end, widest, self.marks[0])
-        results = [future.result() for future in futures]
-        merges = []
-        for shared, stack, marks in zip(self.shared, self.copies, self.marks, strict=False):
-            rows = np.flatnonzero(marks)
-            marks[rows] = 0
-            # Each thread merges its share of the rows.
-            for part in np.array_split(rows, self.threads):
-                merges.append(self.pool.submit(_merge_rows, shared.numpy(), stack.numpy(), part))
+        shares = [future.result() for future in futures]
+        cuts = shares[0][3]
+        merges = [self.pool.submit(self._merge, shares, cuts, part) for part in range(self.threads)]
         for merge in merges:
             merge.result()
-        return sum(loss for loss, _ in results), sum(pairs for _, pairs in results)
+        return sum(share[0] for share in shares), sum(share[1] for share in shares)
 
-    def refresh(self) -> None:
-        """Reset the threads' copies to the shared matrices after something else changed them."""
-        for shared, stack in zip(self.shared, self.copies, strict=False):  # no copies: one thread
-            stack.copy_(shared.unsqueeze(0).expand_as(stack))
+    def _train_share(
+        self,
+        arrays: tuple,
+        widest: int,
+        first: int,
+        last: int,
+        rate: float,
+        final_rate: float,
+        thread: int,
+    ) -> tuple[float, int, list[tuple[np.ndarray, np.ndarray, np.ndarray]], list[np.ndarray]]:
+        """Train words[first:last] on `thread`'s compact copies; return (loss, pairs, each
+        matrix's (rows, runs, change of those rows), and for thread 0 the bounds that split each
+        matrix's merge among the threads)."""
+        words, sentences, reach, noise = arrays
+        matrices = [matrix.numpy() for matrix in self.shared]
+        near, output_rows, local_words, local_noise = _local_words(
+            words, noise, first, last, widest, len(matrices[1]) > 0
+        )
+        low = max(first - widest, 0)
+        ends = np.array([0, len(near), len(output_rows)])
+        rows = [(near, ends[:2]), (output_rows, ends if len(output_rows) else ends[:1])]
+        tables = {}
+        if self.subwords is not None:
+            input_rows, starts, subword_rows = _local_subwords(near, *self.subwords)
+            rows[0] = (input_rows, np.array([0, len(input_rows)]))
+            tables.update(starts=starts, rows=subword_rows)
+        inner_rows, *tree = near[:0], *self.tree
+        if len(self.tree[2]):
+            inner_rows, *tree = _local_tree(near, *self.tree)
+        if "codes" in self.tables:
+            tables.update(zip(("codes", "points", "lengths"), tree, strict=True))
+        if len(matrices) == 3:
+            rows.append((inner_rows, np.array([0, len(inner_rows)])))
+        local = self._copies(thread, [len(part) for part, _ in rows])
+        for matrix, (part, _), copy in zip(matrices, rows, local, strict=True):
+            _gather_rows(matrix, part, copy)
+        high = low + len(local_words)
+        loss, pairs = self.span(
+            *local,
+            local_words,
+            sentences[low:high],
+            reach[low:high],
+            local_noise,
+            first - low,
+            last - low,
+            rate,
+            final_rate,
+            **tables,
+        )
+        for change, matrix, (part, _) in zip(local, matrices, rows, strict=True):
+            _subtract_rows(change, matrix, part)
+        changes = [(part, runs, change) for (part, runs), change in zip(rows, local, strict=True)]
+        cuts = [
+            _cut_points(part, self.threads, len(matrix)) if thread == 0 else np.zeros(0, np.int64)
+            for matrix, (part, _) in zip(matrices, rows, strict=True)
+        ]
+        return loss, pairs, changes, cuts
+
+    def _copies(self, thread: int, sizes: list[int]) -> list[np.ndarray]:
+        """`thread`'s compact copies, `sizes` rows a matrix: kept from round to round, since a
+        fresh allocation's page faults cost about what the gather does; grown when short."""
+        held = self.buffers[thread]
+        for index, size in enumerate(sizes):
+            if len(held[index]) < size:
+                held[index] = np.empty((size + size // 4, held[index].shape[1]), np.float32)
+        return [buffer[:size] for buffer, size in zip(held, sizes, strict=True)]
+
+    def _merge(self, shares: list, cuts: list[np.ndarray], part: int) -> None:
+        """Add every thread's changes to the shared rows in cuts' `part`-th range, thread 0's first."""
+        for index, matrix in enumerate(self.shared):
+            low, high = int(cuts[index][part]), int(cuts[index][part + 1])
+            for share in shares:
+                rows, runs, change = share[2][index]
+                _add_rows(matrix.numpy(), rows, runs, change, low, high)
 
     def close(self) -> None:
         """Stop the worker threads."""
@@ -1225,9 +1423,6 @@ class SharedThreads:
         results = list(self.pool.map(part, range(self.threads)))
         return sum(loss for loss, _ in results), sum(pairs for _, pairs in results)
 
-    def refresh(self) -> None:
-        """Nothing to do: the threads train the shared matrices themselves."""
-
     def close(self) -> None:
         """Stop the worker threads."""
         if self.pool is not None:
@@ -1528,20 +1723,3 @@ def train_part_subwords(
         alias,
         state,
     )
-
-
-@numba.njit(nogil=True, cache=True)
-def _mark_word_rows(
-    words: np.ndarray,
-    starts: np.ndarray,
-    rows: np.ndarray,
-    first: int,
-    last: int,
-    widest: int,
-    input_marks: np.ndarray,
-) -> None:
-    """Mark every input row (own and n-grams') of the words within reach of words[first:last]."""
-    for position in range(max(first - widest, 0), min(last + widest, len(words))):
-        word = words[position]
-        for at in range(starts[word], starts[word + 1]):
-            input_marks[rows[at]] = 1

@@ -215,7 +215,6 @@ def train_vectors(
                 tally.pairs += pairs
             if sync is not None and group.round_ends(index, len(blocks)):
                 sync()
-                trainer.refresh()
             check_finite(matrices, epoch, config)  # every block, before anything is saved
             bar.update(block_end - block_start)
             bar.set_postfix(lr=f"{final_rate:.5f}", loss=f"{tally.mean_loss:.4f}", refresh=False)
