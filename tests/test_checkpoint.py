@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors import safe_open
 
 import w2v
@@ -118,3 +119,21 @@ def test_diverging_weights_stop_training_before_anything_is_written(corpus, tmp_
     error = capsys.readouterr().err
     assert "diverged in epoch 1" in error and "--alpha" in error
     assert not output.exists()
+
+
+def test_a_runaway_loss_with_finite_weights_is_divergence_too():
+    """Weights that run away while still finite (threads' summed changes overshooting) show in the
+    loss: a block's loss past DIVERGED_LOSS a pair stops training as infinite weights do."""
+    from w2v.errors import ConfigError
+    from w2v.training.config import TrainConfig
+    from w2v.training.loop import DIVERGED_LOSS, Matrices, check_diverged
+
+    matrices = Matrices(torch.full((4, 3), 1e17), torch.zeros(4, 3), None)
+    config = TrainConfig(alpha=0.025)
+    check_diverged(matrices, 4.2 * 1000, 1000, 0, config)  # a loss as training has it
+    check_diverged(matrices, 0.0, 0, 0, config)  # another rank's block
+    with pytest.raises(ConfigError) as error:
+        check_diverged(matrices, 10 * DIVERGED_LOSS * 1000, 1000, 2, config)
+    assert str(error.value) == (
+        "training diverged in epoch 3 (the loss grew to 1e+05 a pair): lower --alpha (now 0.025)"
+    )
