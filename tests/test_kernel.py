@@ -194,11 +194,14 @@ def test_threads_merge_the_inner_nodes_too(threads):
     # through the round's whole learning-rate range, and the copies' changes add up.
     expected = [matrix.numpy().copy() for matrix in start]
     bounds = np.linspace(0, 2000, threads + 1).astype(np.int64)
+    changes = [[] for _ in start]
     for first, last in itertools.pairwise(bounds.tolist()):
         copy = [matrix.numpy().copy() for matrix in start]
         train_span_hs(*copy, *arrays, first, last, 0.025, 0.02, *paths)
-        for total, mine, base in zip(expected, copy, start, strict=True):
-            total += mine - base.numpy()
+        for mine, base, kept in zip(copy, start, changes, strict=True):
+            kept.append(mine - base.numpy())
+    for total, kept in zip(expected, changes, strict=True):
+        total += agreed_sum(kept)
 
     matrices = tuple(matrix.clone() for matrix in start)
     parallel = ParallelSpans(
@@ -211,10 +214,20 @@ def test_threads_merge_the_inner_nodes_too(threads):
     assert matrices[2].abs().sum() > 0 and matrices[1].abs().sum() == 0
 
 
+def agreed_sum(changes):
+    """The threads' changes merged as ParallelSpans merges them: each row's sum, scaled by the
+    changes' agreement sum |change|^2 / |sum|^2 within [min(1, 2 / threads), 1]."""
+    total = np.sum(changes, axis=0)
+    squares = sum((change.astype(np.float64) ** 2).sum(axis=1) for change in changes)
+    summed = (total.astype(np.float64) ** 2).sum(axis=1)
+    agreement = np.divide(squares, summed, out=np.ones_like(summed), where=summed > 0)
+    return np.clip(agreement, min(1.0, 2.0 / len(changes)), 1.0).astype(np.float32)[:, None] * total
+
+
 def merged_by_hand(start, arrays, threads, round_centres, rate, final_rate, span=train_span):
     """What ParallelSpans should give, worked out without it: per round, each thread's span trained
     on its own copy of the matrices as they stood at the round's start, and the matrices then
-    moved by the sum of the threads' changes (one thread: the whole block in one span)."""
+    moved by the threads' changes merged (`agreed_sum`; one thread: the whole block in one span)."""
     merged = [matrix.copy() for matrix in start]
     count = len(arrays[0])
     if threads == 1:
@@ -225,19 +238,19 @@ def merged_by_hand(start, arrays, threads, round_centres, rate, final_rate, span
         last = min(first + step, count)
         rates = [rate + (final_rate - rate) * at / count for at in (first, last)]
         bounds = np.linspace(first, last, threads + 1).astype(np.int64)
-        changes = [np.zeros_like(matrix) for matrix in merged]
+        changes = [[] for _ in merged]
         for thread in range(threads):
             mine = [matrix.copy() for matrix in merged]
             span(*mine, *arrays, int(bounds[thread]), int(bounds[thread + 1]), *rates)
-            for change, after, before in zip(changes, mine, merged, strict=True):
-                change += after - before
-        for matrix, change in zip(merged, changes, strict=True):
-            matrix += change
+            for kept, after, before in zip(changes, mine, merged, strict=True):
+                kept.append(after - before)
+        for matrix, kept in zip(merged, changes, strict=True):
+            matrix += agreed_sum(kept)
     return merged
 
 
 @pytest.mark.parametrize("threads", [3, 4])
-def test_three_or_more_threads_merge_to_the_sum_of_their_changes_round_after_round(threads):
+def test_three_or_more_threads_merge_their_agreed_changes_round_after_round(threads):
     # Rounds of 64 centres a thread over 1,500 centres: several rounds, each merging the changes
     # of every thread's copy, all from the same start, into the shared matrices.
     words, sentences, reach, noise = random_block(1500, 30, 4, 3, seed=10)

@@ -87,22 +87,33 @@ def setup(model, seed=1, size=3000):
 
 
 def full_copies(start, arrays, threads, round_centres, rate, final_rate, span, tables):
-    """Today's design, worked out by hand: per round each thread trains its share on a full copy
-    of the matrices as they stood at the round's start; every matrix then takes thread 0's change,
-    then thread 1's, and so on."""
+    """The design worked out by hand: per round each thread trains its share on a full copy of
+    the matrices as they stood at the round's start; every row then takes the sum of the threads'
+    changes, added in thread order, scaled by their agreement sum |change|^2 / |sum|^2 within
+    [min(1, 2 / threads), 1] (exactly 1 with two threads)."""
     merged = [matrix.copy() for matrix in start]
     count = len(arrays[0])
     step = round_centres * threads
+    floor = min(1.0, 2.0 / threads)
     for first in range(0, count, step):
         last = min(first + step, count)
         rates = [rate + (final_rate - rate) * at / count for at in (first, last)]
         bounds = np.linspace(first, last, threads + 1).astype(np.int64)
         before = [matrix.copy() for matrix in merged]
+        totals = [np.zeros_like(matrix) for matrix in merged]
+        squares = [np.zeros(len(matrix)) for matrix in merged]
         for thread in range(threads):
             mine = [matrix.copy() for matrix in before]
             span(*mine, *arrays, int(bounds[thread]), int(bounds[thread + 1]), *rates, **tables)
-            for matrix, after, base in zip(merged, mine, before, strict=True):
-                matrix += after - base
+            for total, square, after, base in zip(totals, squares, mine, before, strict=True):
+                change = after - base
+                total += change
+                square += (change.astype(np.float64) ** 2).sum(axis=1)
+        for matrix, total, square in zip(merged, totals, squares, strict=True):
+            summed = (total.astype(np.float64) ** 2).sum(axis=1)
+            agreement = np.divide(square, summed, out=np.ones_like(summed), where=summed > 0)
+            scale = np.clip(agreement, floor, 1.0).astype(np.float32)
+            matrix += scale[:, None] * total
     return merged
 
 
@@ -126,7 +137,10 @@ def test_compact_copies_give_the_full_copies_bytes(model, threads):
     merged, loss, pairs = compact_copies(start, arrays, threads, 64, 0.05, 0.01, span, keywords)
     assert pairs >= 2000 and loss > 0
     for mine, theirs, before in zip(merged, expected, start, strict=True):
-        assert np.array_equal(mine, theirs)
+        if threads == 2:
+            assert np.array_equal(mine, theirs)
+        else:  # the agreement's sums of squares add up in another order here: a last bit apart
+            np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
         assert len(before) == 0 or not np.allclose(mine, before, atol=1e-4)
     # Not what one thread alone gives: the threads did train from shared starting points.
     alone = full_copies(start, arrays, 1, 3000, 0.05, 0.01, span, tables)
@@ -148,7 +162,7 @@ def test_changes_to_the_shared_matrices_between_blocks_are_taken_up():
     parallel.close()
     expected = full_copies(changed, arrays, 3, 100, 0.05, 0.01, span, tables)
     for mine, theirs in zip(matrices, expected, strict=True):
-        assert np.array_equal(mine.numpy(), theirs)
+        np.testing.assert_allclose(mine.numpy(), theirs, rtol=1e-4, atol=1e-5)
 
 
 def test_a_threads_copies_hold_only_the_rows_its_share_touches():
