@@ -899,7 +899,17 @@ class ParallelSpans:
         ]
         shares = [future.result() for future in futures]
         cuts = shares[0][3]
-        merges = [self.pool.submit(self._merge, shares, cuts, part) for part in range(self.threads)]
+        # Each matrix's changes of all threads, in thread order, as the compiled merge takes them.
+        changes = []
+        for index in range(len(self.shared)):
+            lists = numba.typed.List(), numba.typed.List(), numba.typed.List()
+            for share in shares:
+                for held, array in zip(lists, share[2][index], strict=True):
+                    held.append(array)
+            changes.append(lists)
+        merges = [
+            self.pool.submit(self._merge, changes, cuts, part) for part in range(self.threads)
+        ]
         for merge in merges:
             merge.result()
         return sum(share[0] for share in shares), sum(share[1] for share in shares)
@@ -971,25 +981,16 @@ class ParallelSpans:
                 held[index] = np.empty((size + size // 4, held[index].shape[1]), np.float32)
         return [buffer[:size] for buffer, size in zip(held, sizes, strict=True)]
 
-    def _merge(self, shares: list, cuts: list[np.ndarray], part: int) -> None:
-        """Merge every thread's changes into the shared rows in cuts' `part`-th range."""
+    def _merge(self, changes: list[tuple], cuts: list[np.ndarray], part: int) -> None:
+        """Merge every thread's changes (per matrix: the rows, runs and changes of each thread)
+        into the shared rows in cuts' `part`-th range."""
         # Two threads' changes add up whole, as the measurements above were made; more threads'
         # sum overshoots a frequent word (8 threads diverged on wiki17m), so it is scaled down by
         # their agreement, to no less than two threads' worth, as torchrun ranks' syncs do.
         floor = min(1.0, 2.0 / self.threads)
         for index, matrix in enumerate(self.shared):
             low, high = int(cuts[index][part]), int(cuts[index][part + 1])
-            rows_of, runs_of, changes_of = (
-                numba.typed.List(),
-                numba.typed.List(),
-                numba.typed.List(),
-            )
-            for share in shares:
-                rows, runs, change = share[2][index]
-                rows_of.append(rows)
-                runs_of.append(runs)
-                changes_of.append(change)
-            _merge_changes(matrix.numpy(), rows_of, runs_of, changes_of, low, high, floor)
+            _merge_changes(matrix.numpy(), *changes[index], low, high, floor)
 
     def close(self) -> None:
         """Stop the worker threads."""
