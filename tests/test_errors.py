@@ -8,6 +8,8 @@ import os
 import pickle
 import re
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -408,3 +410,28 @@ def test_any_bytes_encode_exactly_or_raise_the_error_their_words_call_for(tmp_pa
     }
     ends = list(itertools.accumulate(len(line) for line in lines if line))
     assert encoded.sentence_ends.tolist() == ends
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(tmp_path):
+    """`python cli.py similar w0 -k 20000 | head -1`: the output outgrows the pipe, the reader
+    closes it, and the command ends quietly as Unix tools do."""
+    words = 20_000
+    lines = [f"{words} 2"] + [f"w{i} {i % 7 + 1} {i % 5 + 1}" for i in range(words)]
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("\n".join(lines) + "\n")
+    cli = str(Path(__file__).resolve().parent.parent / "cli.py")
+    command = [
+        sys.executable,
+        cli,
+        "similar",
+        "w0",
+        "-k",
+        str(words - 1),
+        "--vectors",
+        str(vectors),
+    ]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout.readline().startswith(b"rank")
+    child.stdout.close()
+    assert child.wait(timeout=120) == 141
+    assert child.stderr.read() == b""
