@@ -134,6 +134,7 @@ def test_train_part_is_its_draws_then_the_span():
     # The part is sentences 10 to 200: its windows stay inside it.
     first, last = 10 * SENTENCE, 200 * SENTENCE
     no_tree = np.zeros((0, 0), np.uint8), np.zeros((0, 0), np.int64), np.zeros(0, np.int64)
+    no_subwords = np.zeros(0, np.int64), np.zeros(0, np.int64)
     state = np.array([12345], np.uint64)
     result = train_part(
         *mine,
@@ -153,6 +154,7 @@ def test_train_part_is_its_draws_then_the_span():
         0.04,
         0.02,
         state.copy(),
+        *no_subwords,
     )
     words, sentences, reach, drawn = draw_part(
         tokens, ends, first, last, keep, 5, 4, *tables, state.copy()

@@ -10,8 +10,9 @@ three small matrix products: scores, the contexts' updates and the targets' upda
 written four rows at a time, so each vector read from cache serves four dot products or updates,
 and the rows the next centre will need are prefetched while this one trains.
 
-A subword model (fastText's, `--subwords`) has loops of its own at the end of the module
-(`train_part_subwords` and the spans it runs), so the word loops stay as they are.
+A subword model (fastText's, `--subwords`) has span loops of its own at the end of the module
+(`train_span_subwords`, `train_span_cbow_subwords`), so the word loops stay as they are:
+`train_part` picks them when it is given the words' subword rows, once a part, never per word.
 """
 
 from __future__ import annotations
@@ -305,6 +306,12 @@ def _workspace(reach: np.ndarray, noise: np.ndarray, lengths: np.ndarray, dim: i
     return context_rows, sources, updates, target_rows, labels, gradients, np.zeros(dim, np.float32)
 
 
+@numba.njit(cache=True)
+def _no_tree() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (codes, points, lengths) of no Huffman tree: no hierarchical softmax."""
+    return np.zeros((0, 0), np.uint8), np.zeros((0, 0), np.int64), np.zeros(0, np.int64)
+
+
 @numba.njit(inline="always", **COMPILE)
 def _train_centre(
     word: int,
@@ -443,22 +450,9 @@ def train_span(
     outside their centre's sentence. The learning rate falls linearly from `learning_rate` to
     `final_learning_rate` across the span.
     """
-    return train_span_hs(
-        input_vectors,
-        output_vectors,
-        output_vectors[:0],
-        words,
-        sentences,
-        reach,
-        noise,
-        first,
-        last,
-        learning_rate,
-        final_learning_rate,
-        np.zeros((0, 0), np.uint8),
-        np.zeros((0, 0), np.int64),
-        np.zeros(0, np.int64),
-    )
+    span = words, sentences, reach, noise, first, last, learning_rate, final_learning_rate
+    no_inner = output_vectors[:0]
+    return train_span_hs(input_vectors, output_vectors, no_inner, *span, *_no_tree())
 
 
 @numba.njit(**COMPILE)
@@ -549,23 +543,9 @@ def train_span_cbow(
     mean: bool,
 ) -> tuple[float, int]:
     """CBOW with negative sampling only: `train_span_cbow_hs` without a tree."""
-    return train_span_cbow_hs(
-        input_vectors,
-        output_vectors,
-        output_vectors[:0],
-        words,
-        sentences,
-        reach,
-        noise,
-        first,
-        last,
-        learning_rate,
-        final_learning_rate,
-        mean,
-        np.zeros((0, 0), np.uint8),
-        np.zeros((0, 0), np.int64),
-        np.zeros(0, np.int64),
-    )
+    span = words, sentences, reach, noise, first, last, learning_rate, final_learning_rate
+    no_inner = output_vectors[:0]
+    return train_span_cbow_hs(input_vectors, output_vectors, no_inner, *span, mean, *_no_tree())
 
 
 # A thread's share of a round trains on compact copies: the rows its span can touch, gathered
@@ -829,15 +809,12 @@ class ParallelSpans:
             () if inner_vectors is None else (inner_vectors,)
         )
         self.threads = threads
-        no_tree = (np.zeros((0, 0), np.uint8), np.zeros((0, 0), np.int64), np.zeros(0, np.int64))
-        self.tree = tree or no_tree
+        self.tree = tree or _no_tree()
         self.subwords = subwords
+        # The spans of hierarchical softmax and of a subword model take the tree's tables.
+        self.takes_tree = tree is not None or subwords is not None
         # What the span is called with besides the matrices and the block's arrays.
-        self.tables: dict[str, np.ndarray] = {}
-        if tree is not None or subwords is not None:
-            self.tables.update(zip(("codes", "points", "lengths"), self.tree, strict=True))
-        if subwords is not None:
-            self.tables.update(zip(("starts", "rows"), subwords, strict=True))
+        self.tables = self._keywords(self.tree, subwords)
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
         self.buffers = [
             [np.empty((0, matrix.shape[1]), np.float32) for matrix in self.shared]
@@ -847,6 +824,18 @@ class ParallelSpans:
         # rounds below for small vocabularies.
         longest = MAX_ROUND if tree is None else MAX_ROUND_HS
         self.round_centres = min(max(16 * len(input_vectors), MIN_ROUND), longest)
+
+    def _keywords(
+        self, tree: tuple[np.ndarray, ...], subwords: tuple[np.ndarray, ...] | None
+    ) -> dict[str, np.ndarray]:
+        """The span's keyword tables: the tree's (codes, points, lengths) for a span that takes
+        them, and a subword model's CSR table (starts, rows)."""
+        keywords = {}
+        if self.takes_tree:
+            keywords.update(zip(("codes", "points", "lengths"), tree, strict=True))
+        if subwords is not None:
+            keywords.update(zip(("starts", "rows"), subwords, strict=True))
+        return keywords
 
     def train_block(
         self,
@@ -935,16 +924,13 @@ class ParallelSpans:
         low = max(first - widest, 0)
         ends = np.array([0, len(near), len(output_rows)])
         rows = [(near, ends[:2]), (output_rows, ends if len(output_rows) else ends[:1])]
-        tables = {}
+        subwords = None
         if self.subwords is not None:
-            input_rows, starts, subword_rows = _local_subwords(near, *self.subwords)
+            input_rows, *subwords = _local_subwords(near, *self.subwords)
             rows[0] = (input_rows, np.array([0, len(input_rows)]))
-            tables.update(starts=starts, rows=subword_rows)
-        inner_rows, *tree = near[:0], *self.tree
+        inner_rows, tree = near[:0], self.tree
         if len(self.tree[2]):
             inner_rows, *tree = _local_tree(near, *self.tree)
-        if "codes" in self.tables:
-            tables.update(zip(("codes", "points", "lengths"), tree, strict=True))
         if len(matrices) == 3:
             rows.append((inner_rows, np.array([0, len(inner_rows)])))
         local = self._copies(thread, [len(part) for part, _ in rows])
@@ -961,7 +947,7 @@ class ParallelSpans:
             last - low,
             rate,
             final_rate,
-            **tables,
+            **self._keywords(tree, subwords),
         )
         for change, matrix, (part, _) in zip(local, matrices, rows, strict=True):
             _subtract_rows(change, matrix, part)
@@ -1268,6 +1254,8 @@ def train_part(
     learning_rate: float,
     final_learning_rate: float,
     state: np.ndarray,
+    starts: np.ndarray,
+    rows: np.ndarray,
 ) -> tuple[float, int]:
     """One thread's whole work on tokens[first:last] of a block: its draws (`draw_part`) and its
     updates, straight into the matrices other threads train too; return (loss sum, pairs, or CBOW
@@ -1278,63 +1266,32 @@ def train_part(
     and always for CBOW, one set per centre serves its whole window (`train_span_hs`,
     `train_span_cbow_hs`). Hierarchical softmax when `lengths` is not empty, negative sampling
     when `negative` is above 0. The learning rate falls linearly across the part's kept words.
+
+    A subword model gives each word's input rows as CSR (`starts`, `rows`; both empty for a word
+    model): the same choices among `train_span_subwords` and `train_span_cbow_subwords`, whose
+    CBOW always takes the mean, as fastText's does.
     """
     per_centre = 0 if fresh_noise and not cbow else negative
     words, sentences, reach, noise = draw_part(
         tokens, sentence_ends, first, last, keep, window, per_centre, acceptance, alias, state
     )
+    matrices = input_vectors, output_vectors, inner_vectors
+    # All the kept words as one span, with the rates across it.
+    span = words, sentences, reach, noise, 0, len(words), learning_rate, final_learning_rate
+    tree = codes, points, lengths
+    # Skip-gram's noise words drawn pair by pair (none when they come a set per centre).
+    fresh = negative - per_centre, acceptance, alias, state
+    if len(starts):
+        if cbow:
+            return train_span_cbow_subwords(*matrices, *span, starts, rows, *tree)
+        return train_span_subwords(*matrices, *span, starts, rows, *tree, *fresh)
     if cbow:
-        return train_span_cbow_hs(
-            input_vectors,
-            output_vectors,
-            inner_vectors,
-            words,
-            sentences,
-            reach,
-            noise,
-            0,
-            len(words),
-            learning_rate,
-            final_learning_rate,
-            cbow_mean,
-            codes,
-            points,
-            lengths,
-        )
+        return train_span_cbow_hs(*matrices, *span, cbow_mean, *tree)
     if fresh_noise:
         return train_span_fresh_noise(
-            input_vectors,
-            output_vectors,
-            inner_vectors,
-            words,
-            sentences,
-            reach,
-            negative,
-            acceptance,
-            alias,
-            state,
-            learning_rate,
-            final_learning_rate,
-            codes,
-            points,
-            lengths,
+            *matrices, words, sentences, reach, *fresh, learning_rate, final_learning_rate, *tree
         )
-    return train_span_hs(
-        input_vectors,
-        output_vectors,
-        inner_vectors,
-        words,
-        sentences,
-        reach,
-        noise,
-        0,
-        len(words),
-        learning_rate,
-        final_learning_rate,
-        codes,
-        points,
-        lengths,
-    )
+    return train_span_hs(*matrices, *span, *tree)
 
 
 def part_bounds(length: int, sentence_ends: np.ndarray, parts: int) -> np.ndarray:
@@ -1394,7 +1351,7 @@ class SharedThreads:
         hierarchical softmax, which then trains `inner_vectors`; `keep` is each word's chance to
         survive subsampling, `acceptance` and `alias` the noise words' alias tables
         (`NoiseSampler`'s). With `subwords`, each word's input rows as CSR (starts, rows), a
-        subword model (`train_part_subwords`): the input matrix holds the bucket rows too."""
+        subword model: the input matrix holds the bucket rows too."""
         if model not in ("skipgram", "cbow"):
             raise ValueError(f"unknown model {model!r}: skipgram or cbow")
         if tree is not None and inner_vectors is None:
@@ -1411,12 +1368,15 @@ class SharedThreads:
         if tree is not None and hasattr(tree, "codes"):
             tree = (tree.codes, tree.points, tree.lengths)
         self.paths = (
-            (np.zeros((0, 0), np.uint8), np.zeros((0, 0), np.int64), np.zeros(0, np.int64))
+            _no_tree()
             if tree is None
             else (_numpy(tree[0], np.uint8), _numpy(tree[1], np.int64), _numpy(tree[2], np.int64))
         )
+        # A word model's CSR table (starts, rows) is empty, which tells `train_part` so.
         self.subwords = (
-            None if subwords is None else tuple(_numpy(table, np.int64) for table in subwords)
+            (np.zeros(0, np.int64),) * 2
+            if subwords is None
+            else tuple(_numpy(table, np.int64) for table in subwords)
         )
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
 
@@ -1441,23 +1401,6 @@ class SharedThreads:
         tables = (self.cbow_mean, *self.noise_tables, *self.paths)
 
         def part(thread: int) -> tuple[float, int]:
-            if self.subwords is not None:
-                return train_part_subwords(
-                    input_vectors,
-                    output_vectors,
-                    inner_vectors,
-                    tokens,
-                    sentence_ends,
-                    int(bounds[thread]),
-                    int(bounds[thread + 1]),
-                    *settings,
-                    *self.noise_tables,
-                    *self.paths,
-                    learning_rate,
-                    final_learning_rate,
-                    part_state(self.seed, block_number, thread),
-                    *self.subwords,
-                )
             return train_part(
                 input_vectors,
                 output_vectors,
@@ -1471,6 +1414,7 @@ class SharedThreads:
                 learning_rate,
                 final_learning_rate,
                 part_state(self.seed, block_number, thread),
+                *self.subwords,
             )
 
         if self.pool is None:
@@ -1703,78 +1647,3 @@ def train_span_cbow_subwords(
             if position != centre and sentences[position] == sentences[centre]:
                 _spread_to_word_rows(input_vectors, starts, rows, words[position], error)
     return loss, examples
-
-
-@numba.njit(**COMPILE)
-def train_part_subwords(
-    input_vectors: np.ndarray,
-    output_vectors: np.ndarray,
-    inner_vectors: np.ndarray,
-    tokens: np.ndarray,
-    sentence_ends: np.ndarray,
-    first: int,
-    last: int,
-    keep: np.ndarray,
-    window: int,
-    negative: int,
-    fresh_noise: bool,
-    cbow: bool,
-    acceptance: np.ndarray,
-    alias: np.ndarray,
-    codes: np.ndarray,
-    points: np.ndarray,
-    lengths: np.ndarray,
-    learning_rate: float,
-    final_learning_rate: float,
-    state: np.ndarray,
-    starts: np.ndarray,
-    rows: np.ndarray,
-) -> tuple[float, int]:
-    """`train_part` for a subword model: one thread's draws and updates on tokens[first:last].
-    Skip-gram with `fresh_noise` draws noise words for every pair, as fastText does; CBOW draws
-    one set per centre, as fastText does too."""
-    per_centre = 0 if fresh_noise and not cbow else negative
-    words, sentences, reach, noise = draw_part(
-        tokens, sentence_ends, first, last, keep, window, per_centre, acceptance, alias, state
-    )
-    if cbow:
-        return train_span_cbow_subwords(
-            input_vectors,
-            output_vectors,
-            inner_vectors,
-            words,
-            sentences,
-            reach,
-            noise,
-            0,
-            len(words),
-            learning_rate,
-            final_learning_rate,
-            starts,
-            rows,
-            codes,
-            points,
-            lengths,
-        )
-    return train_span_subwords(
-        input_vectors,
-        output_vectors,
-        inner_vectors,
-        words,
-        sentences,
-        reach,
-        noise,
-        0,
-        len(words),
-        learning_rate,
-        final_learning_rate,
-        starts,
-        rows,
-        codes,
-        points,
-        lengths,
-        negative - per_centre,
-        acceptance,
-        alias,
-        state,
-    )

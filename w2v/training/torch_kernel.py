@@ -88,6 +88,31 @@ def _spread(
     input_vectors.index_add_(0, rows, update)
 
 
+def _add_updates(
+    input_vectors: torch.Tensor,
+    words: torch.Tensor,
+    word_update: torch.Tensor,
+    uses: torch.Tensor,
+    max_uses: float,
+    subword_rows: tuple[torch.Tensor, torch.Tensor] | None,
+    target_updates: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+) -> None:
+    """Add a step's updates in place: each of `words`' to its input row, or for a subword model
+    whole to each of its rows (`subword_rows`: the rows and their counts, `SubwordRows.of`), and
+    each (matrix, targets, update) of `target_updates` to the target rows. A row used more than
+    `max_uses` times gets the mean of its updates times that number (`_row_scale`)."""
+    if subword_rows is not None:
+        _spread(input_vectors, *subword_rows, word_update, uses, max_uses)
+    else:
+        if math.isfinite(max_uses):
+            word_update *= _row_scale(words, uses, len(input_vectors), max_uses)[:, None]
+        input_vectors.index_add_(0, words, word_update)
+    for matrix, targets, target_update in target_updates:
+        matrix.index_add_(
+            0, targets.reshape(-1), target_update.reshape(-1, target_update.shape[-1])
+        )
+
+
 def _output_sides(
     output_vectors: torch.Tensor,
     centre_words: torch.Tensor,
@@ -187,18 +212,10 @@ def skipgram_step(
     for offset in range(span):  # fold each window position's update back onto its word
         word_update[offset : offset + centres] += context_update[:, offset]
         context_uses[offset : offset + centres] += context_mask[:, offset]
-    if subwords is not None:
-        _spread(input_vectors, rows, counts, word_update, context_uses, max_row_pairs)
-    else:
-        if math.isfinite(max_row_pairs):
-            word_update *= _row_scale(words, context_uses, len(input_vectors), max_row_pairs)[
-                :, None
-            ]
-        input_vectors.index_add_(0, words, word_update)
-    for matrix, targets, target_update in target_updates:
-        matrix.index_add_(
-            0, targets.reshape(-1), target_update.reshape(-1, target_update.shape[-1])
-        )
+    subword_rows = None if subwords is None else (rows, counts)
+    _add_updates(
+        input_vectors, words, word_update, context_uses, max_row_pairs, subword_rows, target_updates
+    )
     return loss, int(pairs.sum())
 
 
@@ -272,18 +289,10 @@ def cbow_step(
     for offset in range(span):  # every context word of a centre takes that centre's error
         word_update[offset : offset + centres] += context_mask[:, offset, None] * error
         context_uses[offset : offset + centres] += context_mask[:, offset]
-    if subwords is not None:
-        _spread(input_vectors, rows, counts, word_update, context_uses, max_row_pairs)
-    else:
-        if math.isfinite(max_row_pairs):
-            word_update *= _row_scale(words, context_uses, len(input_vectors), max_row_pairs)[
-                :, None
-            ]
-        input_vectors.index_add_(0, words, word_update)
-    for matrix, targets, target_update in target_updates:
-        matrix.index_add_(
-            0, targets.reshape(-1), target_update.reshape(-1, target_update.shape[-1])
-        )
+    subword_rows = None if subwords is None else (rows, counts)
+    _add_updates(
+        input_vectors, words, word_update, context_uses, max_row_pairs, subword_rows, target_updates
+    )
     return loss, int(trained.sum())
 
 
