@@ -49,3 +49,28 @@ def test_the_command_line_rates_reach_min_alpha(tiny_corpus, tmp_path):
     # Equal steps: the same fall every epoch, as a straight line from alpha gives.
     steps = [before - after for before, after in zip([0.04, *rates], rates, strict=False)]
     assert steps == pytest.approx([0.0072] * 5, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("model", "given", "starts"),
+    [("skipgram", {}, 0.025), ("cbow", {}, 0.05), ("cbow", {"alpha": 0.03}, 0.03)],
+)
+def test_the_rate_starts_where_word2vec_starts_each_model(tiny_corpus, model, given, starts):
+    """Skip-gram starts at 0.025 and CBOW at 0.05, as in word2vec and fastText; --alpha wins."""
+    config = w2v.TrainConfig(dim=8, epochs=2, min_count=1, threads=1, model=model, **given)
+    assert config.alpha == starts
+    model = w2v.train([tiny_corpus], config, progress=False)
+    rates = [record.learning_rate for record in model.history]
+    assert rates == pytest.approx(word2vec_schedule(starts, 0.0001, 2), abs=1e-9)
+    assert model.config.alpha == starts
+
+
+def test_the_command_line_cbow_starts_at_its_own_rate_and_says_so(tiny_corpus, tmp_path, capsys):
+    output = tmp_path / "vectors.bin"
+    argv = ["train", str(tiny_corpus), "-o", str(output), "-q", "--no-plots", "--threads", "1"]
+    assert main([*argv, "--dim", "8", "--min-count", "1", "--epochs", "1", "--model", "cbow"]) == 0
+    log = json.loads((tmp_path / "vectors.log.json").read_text())
+    assert log["config"]["alpha"] == 0.05
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "default: 0.025, and 0.05 for CBOW" in " ".join(capsys.readouterr().out.split())

@@ -231,7 +231,9 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
             options["action"] = "store_false" if default else "store_true"
             options["help"] = meta["help"]
         else:
-            kind = {"int": int, "float": float, "int | None": int}.get(str(setting.type), str)
+            kind = {"int": int, "float": float, "float | None": float, "int | None": int}.get(
+                str(setting.type), str
+            )
             options |= {
                 "type": kind,
                 "choices": meta.get("choices"),
