@@ -36,17 +36,18 @@ import time
 from pathlib import Path
 
 from compare_gensim import (
-    FIGURE_ROWS,
     ROOT,
     SETTINGS,
     Run,
     child_main,
     median_figures,
+    parse_systems,
     resident_mb,
     run_child,
     run_gensim,
     run_w2v,
     split_into_lines,
+    table_lines,
 )
 
 SYSTEMS = ("w2v", "fasttext", "gensim")
@@ -68,7 +69,7 @@ def fasttext_args(run: Run, epochs: int) -> object:
         "ws": SETTINGS["window"],
         "neg": SETTINGS["negative"],
         "t": SETTINGS["sample"],
-        "lr": SETTINGS["alpha"],
+        "lr": run.alpha,
         "minCount": run.min_count,
         "minn": run.minn,
         "maxn": run.maxn,
@@ -122,59 +123,16 @@ def count_words(corpus: Path) -> int:
     return words
 
 
-def parse_systems(text: str) -> tuple[str, ...]:
-    """The --systems list, in the order given; an unknown or repeated name is an argparse error."""
-    systems = tuple(name.strip() for name in text.split(","))
-    for name in systems:
-        if name not in SYSTEMS:
-            raise argparse.ArgumentTypeError(
-                f"unknown system {name!r}; the systems are {', '.join(SYSTEMS)}"
-            )
-    if len(set(systems)) != len(systems):
-        raise argparse.ArgumentTypeError(f"a system named twice in {text!r}")
-    return systems
-
-
-def cell(value: float | None, fmt: str) -> str:
-    """A figure as the table shows it, '-' where there is none."""
-    return "-" if value is None else fmt.format(value)
-
-
-def ratio(ours: float | None, theirs: float | None) -> str:
-    """w2v's figure over another system's, '-' where either is missing or the other is 0."""
-    return f"{ours / theirs:.2f}" if ours is not None and theirs else "-"
-
-
 def markdown(summary: dict, settings: dict) -> str:
     """A table of each system's median figures and, with w2v among them, the ratios w2v / other."""
-    systems = list(summary)
-    others = [system for system in systems if system != "w2v"] if "w2v" in summary else []
     epochs = settings["epochs_by_system"]
-    trained = ", ".join(f"{NAMES[system]} {epochs[system]}" for system in systems)
-    lines = [
+    trained = ", ".join(f"{NAMES[system]} {epochs[system]}" for system in summary)
+    heading = (
         f"Corpus `{settings['corpus']}`, epochs: {trained}; {settings['threads']} threads, "
         "skip-gram dim 100, window 5, negative 5, sample 1e-3, min-count 5, character n-grams "
-        f"3 to 6 in 2,000,000 rows; median of {settings['runs']} run(s).",
-        "",
-        "| | "
-        + " | ".join(NAMES[system] for system in systems)
-        + "".join(f" | w2v / {NAMES[other]}" for other in others)
-        + " |",
-        "|---|" + "---:|" * (len(systems) + len(others)),
-    ]
-    rows = [
-        (label, fmt, {system: summary[system][key] for system in systems})
-        for label, key, fmt in FIGURE_ROWS
-    ]
-    for name, row in summary[systems[0]]["battery"].items():
-        measure = "accuracy (top 30k)" if row["kind"] == "analogy" else "rho"
-        scores = {system: summary[system]["battery"][name]["score"] for system in systems}
-        rows.append((f"{name} {measure}", "{:.4f}", scores))
-    for label, fmt, values in rows:
-        cells = [cell(values[system], fmt) for system in systems]
-        cells += [ratio(values["w2v"], values[other]) for other in others]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        f"3 to 6 in 2,000,000 rows; median of {settings['runs']} run(s)."
+    )
+    return "\n".join([heading, "", *table_lines(summary, NAMES)]) + "\n"
 
 
 def main() -> None:
@@ -187,7 +145,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="seeds 1 to RUNS; medians over them")
     parser.add_argument(
         "--systems",
-        type=parse_systems,
+        type=lambda text: parse_systems(text, SYSTEMS),
         default=SYSTEMS,
         help=f"comma-separated, of {','.join(SYSTEMS)} (default: all)",
     )

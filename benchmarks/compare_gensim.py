@@ -2,17 +2,29 @@
 
     python benchmarks/compare_gensim.py [--corpus ../shared/data/wiki17m.txt] [--epochs 5]
                                         [--threads 2] [--runs 1] [--out benchmarks/results]
-                                        [--model skipgram|cbow] [--hs]
+                                        [--model skipgram|cbow] [--hs] [--alpha 0.025]
+                                        [--systems w2v,gensim,gensim-linear]
 
-Each run trains both systems, alternating which goes first, each in a child process of its own so
-that its peak memory is its own. Run k seeds both with k, so `--runs 3` gives medians over three
+Each run trains every system, rotating which goes first, each in a child process of its own so
+that its peak memory is its own. Run k seeds all with k, so `--runs 3` gives medians over three
 seeds. gensim gets the same words split into lines of 1,000, as word2vec C cuts sentences (its
 corpus_file mode trains on only the first 10,000 words of a line, and measured on lines of 10,000
-it scored 5 points lower). Both are scored on the whole evaluation battery (`evaluate` with no
-lists: Google and MSR analogies over the top 30,000 words, nine word-similarity sets) by w2v's
-evaluation, which matches gensim's own protocol. `--hs` trains both with hierarchical softmax
-instead of negative sampling (w2v `--hs --negative 0`, gensim `hs=1, negative=0`). Writes JSON and a markdown table of the figures
-and their ratios. gensim is a benchmark-only dependency: pip install gensim.
+it scored 5 points lower).
+
+Two gensims: `gensim` as it comes, and `gensim-linear`, the same with its learning rate falling
+linearly from alpha to min_alpha over the whole run as the settings say. In corpus_file mode
+gensim measures a worker's progress as that worker's sentences over all of the corpus's
+(word2vec_corpusfile.pyx, `get_next_alpha`), so with W workers each epoch takes the rate only 1/W
+of the way down, and the run ends near alpha (1 - 1/W) / epochs instead of min_alpha (0.0025 for
+the reference settings at 2 workers): a higher rate throughout.
+`gensim-linear` trains one epoch a call with the fall W times as steep, which undoes that; its
+extra calls cost it a little speed, so words/s are stock gensim's to compare.
+
+All are scored on the whole evaluation battery (`evaluate` with no lists: Google and MSR
+analogies over the top 30,000 words, nine word-similarity sets) by w2v's evaluation, which
+matches gensim's own protocol. `--hs` trains with hierarchical softmax instead of negative
+sampling (w2v `--hs --negative 0`, gensim `hs=1, negative=0`). Writes JSON and a markdown table
+of the figures and their ratios. gensim is a benchmark-only dependency: pip install gensim.
 """
 
 from __future__ import annotations
@@ -33,7 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SETTINGS = {"dim": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5, "alpha": 0.025}
-SYSTEMS = ("w2v", "gensim")
+SYSTEMS = ("w2v", "gensim", "gensim-linear")
+NAMES = {"w2v": "w2v", "gensim": "gensim", "gensim-linear": "gensim, rate fixed"}
 
 
 def split_into_lines(corpus: Path, out: Path, words_per_line: int = 1_000) -> None:
@@ -67,6 +80,7 @@ class Run:
     model: str = "skipgram"
     hs: bool = False
     dim: int = SETTINGS["dim"]
+    alpha: float = SETTINGS["alpha"]
     seed: int = 1
     min_count: int = SETTINGS["min_count"]
     pair_noise: bool = True  # w2v: fresh noise words per (context, centre) pair
@@ -87,7 +101,7 @@ def run_w2v(run: Run) -> dict:
     imports_mb = resident_mb()
     tune_for_training(run.threads)  # as the CLI does
     start = time.perf_counter()
-    settings = SETTINGS | {"dim": run.dim, "min_count": run.min_count}
+    settings = SETTINGS | {"dim": run.dim, "min_count": run.min_count, "alpha": run.alpha}
     config = w2v.TrainConfig(
         **settings | ({"negative": 0} if run.hs else {}),
         epochs=run.epochs,
@@ -125,7 +139,7 @@ def gensim_settings(run: Run) -> dict:
         "hs": 1 if run.hs else 0,
         "sample": SETTINGS["sample"],
         "min_count": run.min_count,
-        "alpha": SETTINGS["alpha"],
+        "alpha": run.alpha,
         "min_alpha": 0.0001,
         "workers": run.threads,
         "seed": run.seed,
@@ -147,12 +161,25 @@ def run_gensim(run: Run) -> dict:
         model = Word2Vec(**gensim_settings(run))
     model.build_vocab(corpus_file=run.corpus)
     built = time.perf_counter()
-    model.train(
-        corpus_file=run.corpus,
-        total_words=model.corpus_total_words,
-        total_examples=model.corpus_count,
-        epochs=run.epochs,
-    )
+    corpus = {
+        "corpus_file": run.corpus,
+        "total_words": model.corpus_total_words,
+        "total_examples": model.corpus_count,
+    }
+    if run.system == "gensim-linear":
+        # corpus_file mode measures each worker's progress as its own sentences over all of
+        # them, so with W workers an epoch takes the rate only 1/W of the way down (and training
+        # ends at 1/W of alpha, not at min_alpha). One epoch a call, each falling W times as
+        # far, gives the linear fall the settings ask for.
+        rates = [
+            model.alpha - (model.alpha - model.min_alpha) * epoch / run.epochs
+            for epoch in range(run.epochs + 1)
+        ]
+        for epoch in range(run.epochs):
+            fall = (rates[epoch] - rates[epoch + 1]) * run.threads
+            model.train(**corpus, epochs=1, start_alpha=rates[epoch], end_alpha=rates[epoch] - fall)
+    else:
+        model.train(**corpus, epochs=run.epochs)
     trained = time.perf_counter()
     if run.subwords:
         # Facebook's format keeps the n-gram rows, from which w2v.load answers unseen words.
@@ -254,7 +281,8 @@ def child_main(settings: str, runners: dict[str, Callable[[Run], dict]] | None =
     """Train the run given as JSON with its system's runner (w2v's or gensim's by default) and
     print its figures as JSON."""
     run = Run(**json.loads(settings))
-    figures = (runners or {"w2v": run_w2v, "gensim": run_gensim})[run.system](run)
+    runners = runners or {"w2v": run_w2v, "gensim": run_gensim, "gensim-linear": run_gensim}
+    figures = runners[run.system](run)
     figures["peak_rss_mb"] = peak_resident_mb()
     figures["working_rss_mb"] = figures["peak_rss_mb"] - figures["imports_rss_mb"]
     print(json.dumps(figures))
@@ -271,29 +299,66 @@ FIGURE_ROWS = (
 )
 
 
-def markdown(summary: dict, settings: dict) -> str:
-    """A table of each system's median figures and the ratio w2v / gensim."""
+def parse_systems(text: str, known: tuple[str, ...] = SYSTEMS) -> tuple[str, ...]:
+    """A --systems list, in the order given; an unknown or repeated name is an argparse error."""
+    systems = tuple(name.strip() for name in text.split(","))
+    for name in systems:
+        if name not in known:
+            raise argparse.ArgumentTypeError(
+                f"unknown system {name!r}; the systems are {', '.join(known)}"
+            )
+    if len(set(systems)) != len(systems):
+        raise argparse.ArgumentTypeError(f"a system named twice in {text!r}")
+    return systems
+
+
+def cell(value: float | None, fmt: str) -> str:
+    """A figure as the table shows it, '-' where there is none."""
+    return "-" if value is None else fmt.format(value)
+
+
+def ratio(ours: float | None, theirs: float | None) -> str:
+    """w2v's figure over another system's, '-' where either is missing or the other is 0."""
+    return f"{ours / theirs:.2f}" if ours is not None and theirs else "-"
+
+
+def table_lines(summary: dict, names: dict[str, str]) -> list[str]:
+    """The rows of a table of each system's median figures (timings, memory, then the battery's
+    scores) and, with w2v among them, the ratios w2v / other."""
+    systems = list(summary)
+    others = [system for system in systems if system != "w2v"] if "w2v" in summary else []
     lines = [
-        f"Corpus `{settings['corpus']}`, {settings['epochs']} epochs, {settings['threads']} threads, "
-        f"{settings['model']} dim 100, window 5, "
-        f"{'hierarchical softmax (negative 0)' if settings.get('hs') else 'negative 5'}, "
-        f"sample 1e-3, min-count 5; median of {settings['runs']} run(s).",
-        "",
-        "| | w2v | gensim | w2v / gensim |",
-        "|---|---:|---:|---:|",
+        "| | "
+        + " | ".join(names[system] for system in systems)
+        + "".join(f" | w2v / {names[other]}" for other in others)
+        + " |",
+        "|---|" + "---:|" * (len(systems) + len(others)),
     ]
-    for label, key, fmt in FIGURE_ROWS:
-        ours, theirs = summary["w2v"][key], summary["gensim"][key]
-        lines.append(
-            f"| {label} | {fmt.format(ours)} | {fmt.format(theirs)} | {ours / theirs:.2f} |"
-        )
-    for name, row in summary["w2v"]["battery"].items():
+    rows = [
+        (label, fmt, {system: summary[system][key] for system in systems})
+        for label, key, fmt in FIGURE_ROWS
+    ]
+    for name, row in summary[systems[0]]["battery"].items():
         measure = "accuracy (top 30k)" if row["kind"] == "analogy" else "rho"
-        ours, theirs = row["score"], summary["gensim"]["battery"][name]["score"]
-        ratio = f"{ours / theirs:.2f}" if ours is not None and theirs else "-"
-        cells = ["-" if score is None else f"{score:.4f}" for score in (ours, theirs)]
-        lines.append(f"| {name} {measure} | {cells[0]} | {cells[1]} | {ratio} |")
-    return "\n".join(lines) + "\n"
+        scores = {system: summary[system]["battery"][name]["score"] for system in systems}
+        rows.append((f"{name} {measure}", "{:.4f}", scores))
+    for label, fmt, values in rows:
+        cells = [cell(values[system], fmt) for system in systems]
+        cells += [ratio(values["w2v"], values[other]) for other in others]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(summary: dict, settings: dict) -> str:
+    """The settings in a line, then the table of the systems' median figures."""
+    heading = (
+        f"Corpus `{settings['corpus']}`, {settings['epochs']} epochs, {settings['threads']} "
+        f"threads, {settings['model']} dim 100, window 5, "
+        f"{'hierarchical softmax (negative 0)' if settings.get('hs') else 'negative 5'}, "
+        f"sample 1e-3, min-count 5, alpha {settings['alpha']}; median of {settings['runs']} "
+        "run(s)."
+    )
+    return "\n".join([heading, "", *table_lines(summary, NAMES)]) + "\n"
 
 
 def main() -> None:
@@ -304,16 +369,25 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--model", choices=("skipgram", "cbow"), default="skipgram")
     parser.add_argument("--hs", action="store_true", help="hierarchical softmax, no negatives")
+    parser.add_argument(
+        "--alpha", type=float, default=SETTINGS["alpha"], help="every system's learning rate"
+    )
+    parser.add_argument(
+        "--systems",
+        type=parse_systems,
+        default=SYSTEMS,
+        help=f"comma-separated, of {','.join(SYSTEMS)} (default: all)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, list[dict]] = {system: [] for system in SYSTEMS}
+    results: dict[str, list[dict]] = {system: [] for system in args.systems}
     with tempfile.TemporaryDirectory(prefix="w2v-bench-") as work:
         lines = Path(work) / "corpus-lines.txt"
         split_into_lines(args.corpus, lines)
         for run in range(args.runs):
-            order = SYSTEMS if run % 2 == 0 else SYSTEMS[::-1]
-            for system in order:
+            turn = run % len(args.systems)
+            for system in args.systems[turn:] + args.systems[:turn]:
                 corpus = args.corpus if system == "w2v" else lines
                 figures = run_child(
                     Run(
@@ -324,6 +398,7 @@ def main() -> None:
                         args.threads,
                         args.model,
                         args.hs,
+                        alpha=args.alpha,
                         seed=run + 1,
                     )
                 )
@@ -337,8 +412,11 @@ def main() -> None:
         "threads": args.threads,
         "runs": args.runs,
         "hs": args.hs,
+        "alpha": args.alpha,
+        "systems": list(args.systems),
     }
     name = f"compare_gensim_{args.model}" + ("_hs" if args.hs else "")
+    name += "" if args.alpha == SETTINGS["alpha"] else f"_alpha{args.alpha}"
     (args.out / f"{name}.json").write_text(
         json.dumps({"settings": settings, "runs": results, "median": summary}, indent=2)
     )

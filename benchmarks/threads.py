@@ -2,7 +2,8 @@
 peak memory of w2v (and gensim, where asked) at 1, 2, 4, ... threads.
 
     python benchmarks/threads.py [--corpus ../shared/data/wiki17m.txt] [--epochs 1]
-                                 [--threads 1 2 4 8 16 32] [--gensim 1 2] [--dim 100]
+                                 [--threads 1 2 4 8 16 32] [--gensim 1 2]
+                                 [--gensim-linear 2] [--dim 100]
                                  [--pair-noise yes|no] [--seeds 1] [--out benchmarks/results]
 
 On a machine with fewer cores than threads the threads oversubscribe them: the algorithm is the
@@ -53,8 +54,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared/data/wiki17m.txt")
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32])
+    parser.add_argument("--threads", type=int, nargs="*", default=[1, 2, 4, 8, 16, 32])
     parser.add_argument("--gensim", type=int, nargs="*", default=[], help="its thread counts")
+    parser.add_argument(
+        "--gensim-linear",
+        type=int,
+        nargs="*",
+        default=[],
+        help="thread counts of gensim with its learning rate falling as set (compare_gensim.py)",
+    )
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--pair-noise", choices=("yes", "no"), default="yes")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
@@ -64,10 +72,11 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="w2v-threads-") as work:
         lines = Path(work) / "lines.txt"
-        if args.gensim:
+        if args.gensim or args.gensim_linear:
             split_into_lines(args.corpus, lines)
         plan = [("w2v", threads) for threads in args.threads]
         plan += [("gensim", threads) for threads in args.gensim]
+        plan += [("gensim-linear", threads) for threads in args.gensim_linear]
         runs = [(system, threads, seed) for system, threads in plan for seed in args.seeds]
         for system, threads, seed in runs:
             run = Run(
