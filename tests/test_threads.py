@@ -46,3 +46,26 @@ def test_reproducible_threads_give_identical_bytes(corpus):
     assert torch.equal(first, second)
     # The shared threads draw differently (their own generators), so they give other vectors.
     assert not torch.equal(first, vectors())
+
+
+def test_hierarchical_softmax_alone_trains_each_window_at_once(corpus):
+    """With no noise words there is nothing to draw per pair: HS alone takes the window path
+    (`--centre-noise`'s) whatever that flag says, and the vectors are the same to the byte."""
+    vectors = []
+    for pair_noise in (True, False):
+        config = w2v.TrainConfig(
+            dim=16, epochs=1, threads=1, seed=3, hs=True, negative=0, pair_noise=pair_noise
+        )
+        model = w2v.train([corpus / "corpus.txt"], config, progress=False)
+        vectors.append(model.vectors.vectors)
+    assert torch.equal(vectors[0], vectors[1])
+    # Both losses together still draw fresh noise words for every pair, which changes the vectors.
+    both = [
+        w2v.train(
+            [corpus / "corpus.txt"],
+            w2v.TrainConfig(dim=16, epochs=1, threads=1, seed=3, hs=True, pair_noise=pair_noise),
+            progress=False,
+        ).vectors.vectors
+        for pair_noise in (True, False)
+    ]
+    assert not torch.equal(both[0], both[1])

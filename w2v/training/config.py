@@ -113,7 +113,8 @@ class TrainConfig:
     pair_noise: bool = setting(
         True,
         "skip-gram draws one set of noise words per centre word, shared by its window, instead of "
-        "one per (context, centre) pair as word2vec does",
+        "one per (context, centre) pair as word2vec does (hierarchical softmax alone, with no noise "
+        "words, always trains a centre's window at once)",
         flag="--centre-noise",
     )
     device: str = setting("auto", "auto takes a GPU when there is one", choices=DEVICES)
