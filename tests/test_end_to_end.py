@@ -61,12 +61,15 @@ def test_planted_analogies_are_answered(trained):
 # default 4,096, 30 steps an epoch, it falls far behind (the xfail below). Over seeds 1 to 4 it
 # then differed from the numba kernel by at most 0.04, 0.08, 0.08, 0.05 and 0.06.
 HARD_SENTENCES = 10_000
+# CBOW's mean cases train at skip-gram's alpha 0.025, where they were measured: at CBOW's own 0.05
+# both kernels score 0.98 or more, where differences between them would not show (the sum's case
+# stays below 0.95 at 0.05).
 SETTINGS = {  # name: (the settings of both kernels, the torch kernel's batch_words)
     "skipgram": ({"epochs": 3}, 256),
-    "cbow": ({"model": "cbow", "epochs": 5}, 256),
+    "cbow": ({"model": "cbow", "alpha": 0.025, "epochs": 5}, 256),
     "cbow-sum": ({"model": "cbow", "cbow_mean": False, "epochs": 4}, 256),
     "skipgram-hs": ({"hs": True, "negative": 0, "epochs": 1}, 64),
-    "cbow-hs": ({"model": "cbow", "hs": True, "negative": 0, "epochs": 2}, 256),
+    "cbow-hs": ({"model": "cbow", "alpha": 0.025, "hs": True, "negative": 0, "epochs": 2}, 256),
 }
 MARGIN = 0.12  # of accuracy: 83 of the 690 questions
 
