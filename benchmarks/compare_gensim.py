@@ -16,9 +16,9 @@ linearly from alpha to min_alpha over the whole run as the settings say. In corp
 gensim measures a worker's progress as that worker's sentences over all of the corpus's
 (word2vec_corpusfile.pyx, `get_next_alpha`), so with W workers each epoch takes the rate only 1/W
 of the way down, and the run ends near alpha (1 - 1/W) / epochs instead of min_alpha (0.0025 for
-the reference settings at 2 workers): a higher rate throughout.
-`gensim-linear` trains one epoch a call with the fall W times as steep, which undoes that; its
-extra calls cost it a little speed, so words/s are stock gensim's to compare.
+the reference settings at 2 workers): a higher rate throughout. `gensim-linear` trains one
+epoch a call with the fall W times as steep, which undoes that; its extra calls cost it a little
+speed, so words/s are stock gensim's to compare.
 
 All are scored on the whole evaluation battery (`evaluate` with no lists: Google and MSR
 analogies over the top 30,000 words, nine word-similarity sets) by w2v's evaluation, which
@@ -167,10 +167,9 @@ def run_gensim(run: Run) -> dict:
         "total_examples": model.corpus_count,
     }
     if run.system == "gensim-linear":
-        # corpus_file mode measures each worker's progress as its own sentences over all of
-        # them, so with W workers an epoch takes the rate only 1/W of the way down (and training
-        # ends at 1/W of alpha, not at min_alpha). One epoch a call, each falling W times as
-        # far, gives the linear fall the settings ask for.
+        # With W workers an epoch takes corpus_file's rate only 1/W of the way down (see the
+        # module's docstring): one epoch a call, each falling W times as far, gives the linear
+        # fall the settings ask for.
         rates = [
             model.alpha - (model.alpha - model.min_alpha) * epoch / run.epochs
             for epoch in range(run.epochs + 1)

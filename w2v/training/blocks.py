@@ -115,11 +115,6 @@ class BlockTrainer:
             )
             self.train_draws = self.parallel.train_block
         else:
-            # Hierarchical softmax alone has no noise words to draw pair by pair, and training a
-            # centre's window against its path at once reads each node once a window, not once a
-            # pair. Measured on wiki17m, 5 epochs, 2 threads, seeds 1-3 (window / pair, medians):
-            # 150.7 / 221.0 s, Google .353 / .357, MSR .309 / .289, WS-353 .599 / .590, SimLex
-            # .234 / .239, MEN .593 / .588.
             self.shared = SharedThreads(
                 input_vectors,
                 output_vectors,
@@ -128,7 +123,7 @@ class BlockTrainer:
                 cbow_mean=config.cbow_mean,
                 window=config.window,
                 negative=config.negative,
-                fresh_noise=config.pair_noise and config.negative > 0,
+                fresh_noise=config.pair_noise,
                 keep=self.keep,
                 acceptance=self.noise.acceptance,
                 alias=self.noise.alias,

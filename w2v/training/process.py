@@ -19,11 +19,10 @@ def tune_for_training(threads: int) -> None:
     A block's random draws are tensors of tens of MB, allocated and freed block after block. By
     default glibc raises its mmap threshold once such a tensor is freed, then serves the next
     ones from a heap that fragments: resident memory climbed by 250 MB over one epoch of wiki17m.
-    A fixed threshold keeps it flat. The training threads' own arenas (glibc gives each thread
-    one) kept what the threads' draws freed: 60 MB more at the end of one epoch of wiki17m at 2
-    threads, where one arena ends 58 MB lower (the threads allocate once a part of a block, never
-    per word, so they do not contend for it). Other C libraries (no `mallopt`) are left as they
-    are.
+    A fixed threshold keeps it flat. glibc also gives each thread an arena of its own, which kept
+    what the training threads' draws freed: one epoch of wiki17m at 2 threads peaked at 522 MB,
+    and at 464 MB with one arena (the threads allocate once a part of a block, never per word, so
+    they do not contend for it). Other C libraries (no `mallopt`) are left as they are.
     """
     torch.set_num_threads(threads)
     # The tokenizers library sizes its thread pool from this variable when it first runs.
