@@ -8,9 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing
+
 import w2v
 from corpora import synthetic
-from w2v.training.distributed import Group, block_words
+from w2v.training.distributed import Group, Sync, block_words
+from w2v.training.huffman import huffman_tree
+from w2v.training.merging import SATURATING_SIGHTS, agreed_change, row_frequencies
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +37,63 @@ def test_blocks_are_dealt_round_robin():
         False, False, True, False, False, True, False, False, True, True
     ]  # fmt: skip
     assert block_words(1_000_000, 4) == 250_000
+
+
+def test_row_frequencies_are_the_shares_of_the_tokens_behind_each_row():
+    counts = np.array([5, 3, 2])
+    # Huffman: words 1 and 2 join under inner node 0 (5 tokens), which joins word 0 at the root.
+    tree = huffman_tree(counts)
+    # Word rows 0..2 and one bucket row, 3, which words 0 and 2 hold.
+    subwords = (np.array([0, 2, 3, 5]), np.array([0, 3, 1, 2, 3]))
+    inputs, outputs, inner = row_frequencies(counts, tree, subwords, input_rows=4, tokens=10)
+    assert inputs.tolist() == [0.5, 0.3, 0.2, 0.7]
+    assert outputs.tolist() == [0.5, 0.3, 0.2]
+    assert inner.tolist() == [0.5, 1.0]
+    words_only = row_frequencies(counts, None, None, 3, tokens=10)
+    assert [rows.tolist() for rows in words_only] == [[0.5, 0.3, 0.2]] * 2
+
+
+def test_agreed_change_is_the_mean_of_equal_changes_and_the_sum_of_independent_ones():
+    ranks = 4
+    equal = torch.tensor([[1.0, 2.0]]).repeat(ranks, 1)
+    independent = torch.eye(ranks)
+    opposed = torch.tensor([[1.0], [-1.0], [1.0], [-0.5]])
+    for changes, merged in (
+        (equal, [[1.0, 2.0]]),
+        (independent, [[1.0] * ranks]),
+        (opposed, [[0.5]]),  # the sum, never scaled up
+        (torch.zeros(ranks, 3), [[0.0] * 3]),
+    ):
+        summed = changes.sum(dim=0, keepdim=True)
+        squares = changes.square().sum().reshape(1)
+        assert torch.allclose(agreed_change(summed, squares), torch.tensor(merged))
+
+
+RARE, FREQUENT = 0, 1  # rows: one under SATURATING_SIGHTS a round, one over
+
+
+def _sync_four_ranks(rank: int, store: str, out: str) -> None:
+    """One of four ranks: change both rows by (rank + 1) x the same vector, sync, save the result."""
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=4)
+    matrix = torch.full((2, 2), 10.0) if rank == 0 else torch.zeros(2, 2)
+    words_between_syncs = 1000
+    frequencies = np.array([SATURATING_SIGHTS - 1, SATURATING_SIGHTS]) / words_between_syncs
+    sync = Sync((matrix,), (frequencies,), words_between_syncs)
+    matrix += (rank + 1) * torch.tensor([1.0, -1.0])
+    sync()
+    torch.save(matrix, f"{out}.{rank}")
+    dist.destroy_process_group()
+
+
+def test_sync_adds_the_changes_of_rare_rows_and_agrees_those_of_frequent_ones(tmp_path):
+    out = tmp_path / "merged"
+    torch.multiprocessing.spawn(_sync_four_ranks, (str(tmp_path / "store"), str(out)), nprocs=4)
+    merged = [torch.load(f"{out}.{rank}") for rank in range(4)]
+    assert all(torch.equal(matrix, merged[0]) for matrix in merged)
+    # From rank 0's start, 10: the rare row moves by the sum of the changes, 1 + 2 + 3 + 4, and
+    # the frequent one by that sum scaled by their agreement, (1 + 4 + 9 + 16) / 10^2.
+    assert merged[0][RARE].tolist() == [20.0, 0.0]
+    assert merged[0][FREQUENT].tolist() == pytest.approx([13.0, 7.0])
 
 
 ANIMALS = set(synthetic.GROUPS["animals"])

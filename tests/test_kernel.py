@@ -215,13 +215,14 @@ def test_threads_merge_the_inner_nodes_too(threads):
 
 
 def agreed_sum(changes):
-    """The threads' changes merged as ParallelSpans merges them: each row's sum, scaled by the
-    changes' agreement sum |change|^2 / |sum|^2 within [min(1, 2 / threads), 1]."""
+    """The threads' changes merged as ParallelSpans merges them when every row is saturated (no
+    frequencies given): each row's sum, scaled by the changes' agreement sum |change|^2 / |sum|^2,
+    at most 1."""
     total = np.sum(changes, axis=0)
     squares = sum((change.astype(np.float64) ** 2).sum(axis=1) for change in changes)
     summed = (total.astype(np.float64) ** 2).sum(axis=1)
     agreement = np.divide(squares, summed, out=np.ones_like(summed), where=summed > 0)
-    return np.clip(agreement, min(1.0, 2.0 / len(changes)), 1.0).astype(np.float32)[:, None] * total
+    return np.minimum(agreement, 1.0).astype(np.float32)[:, None] * total
 
 
 def merged_by_hand(start, arrays, threads, round_centres, rate, final_rate, span=train_span):

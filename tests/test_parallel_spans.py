@@ -19,6 +19,7 @@ from w2v.training.cpu_kernel import (
     train_span_subwords,
 )
 from w2v.training.huffman import huffman_tree
+from w2v.training.merging import SATURATING_SIGHTS
 
 VOCABULARY, BUCKETS, DIM = 200, 300, 8
 NO_FRESH_NOISE = {
@@ -61,7 +62,9 @@ def subword_table(vocabulary, buckets, seed):
 
 
 def setup(model, seed=1, size=3000):
-    """(span, the ParallelSpans keywords, the span's tables, the start matrices, the block)."""
+    """(span, the ParallelSpans keywords, the span's tables, the start matrices, the block). The
+    keywords' row frequencies make a third (2 threads) to a half (3 threads) of each matrix's rows
+    saturated in rounds of 64 centres a thread."""
     span, negatives, hierarchical, subwords = MODELS[model]
     arrays = zipf_block(size, VOCABULARY, 5, negatives, seed)
     generator = np.random.default_rng(seed + 1)
@@ -83,18 +86,20 @@ def setup(model, seed=1, size=3000):
     if subwords:
         keywords["subwords"] = subword_table(VOCABULARY, BUCKETS, seed + 2)
         tables.update(zip(("starts", "rows"), keywords["subwords"], strict=True))
+    most = 2 * SATURATING_SIGHTS / (64 * 3)
+    keywords["frequencies"] = [generator.random(len(matrix)) * most for matrix in start]
     return span, keywords, tables, start, arrays
 
 
-def full_copies(start, arrays, threads, round_centres, rate, final_rate, span, tables):
+def full_copies(start, arrays, threads, round_centres, rate, final_rate, span, tables, frequencies):
     """The design worked out by hand: per round each thread trains its share on a full copy of
     the matrices as they stood at the round's start; every row then takes the sum of the threads'
-    changes, added in thread order, scaled by their agreement sum |change|^2 / |sum|^2 within
-    [min(1, 2 / threads), 1] (exactly 1 with two threads)."""
+    changes, added in thread order, and a row the threads see SATURATING_SIGHTS times a round (by
+    its `frequencies`) that sum scaled by their agreement sum |change|^2 / |sum|^2, at most 1."""
     merged = [matrix.copy() for matrix in start]
     count = len(arrays[0])
     step = round_centres * threads
-    floor = min(1.0, 2.0 / threads)
+    saturated = [rows * step >= SATURATING_SIGHTS for rows in frequencies]
     for first in range(0, count, step):
         last = min(first + step, count)
         rates = [rate + (final_rate - rate) * at / count for at in (first, last)]
@@ -109,10 +114,10 @@ def full_copies(start, arrays, threads, round_centres, rate, final_rate, span, t
                 change = after - base
                 total += change
                 square += (change.astype(np.float64) ** 2).sum(axis=1)
-        for matrix, total, square in zip(merged, totals, squares, strict=True):
+        for matrix, total, square, often in zip(merged, totals, squares, saturated, strict=True):
             summed = (total.astype(np.float64) ** 2).sum(axis=1)
             agreement = np.divide(square, summed, out=np.ones_like(summed), where=summed > 0)
-            scale = np.clip(agreement, floor, 1.0).astype(np.float32)
+            scale = np.where(often, np.minimum(agreement, 1.0), 1.0).astype(np.float32)
             matrix += scale[:, None] * total
     return merged
 
@@ -133,25 +138,29 @@ def test_compact_copies_give_the_full_copies_bytes(model, threads):
     # Rounds of 64 centres a thread over 3,000 centres: dozens of merges, each of which must take
     # every row a thread changed and leave every row it did not.
     span, keywords, tables, start, arrays = setup(model)
-    expected = full_copies(start, arrays, threads, 64, 0.05, 0.01, span, tables)
+    frequencies = keywords["frequencies"]
+    expected = full_copies(start, arrays, threads, 64, 0.05, 0.01, span, tables, frequencies)
     merged, loss, pairs = compact_copies(start, arrays, threads, 64, 0.05, 0.01, span, keywords)
     assert pairs >= 2000 and loss > 0
     for mine, theirs, before in zip(merged, expected, start, strict=True):
-        if threads == 2:
-            assert np.array_equal(mine, theirs)
-        else:  # the agreement's sums of squares add up in another order here: a last bit apart
-            np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
+        # The agreement's sums of squares add up in another order here: a last bit apart.
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
         assert len(before) == 0 or not np.allclose(mine, before, atol=1e-4)
+    # Not the plain sum, nor the agreement for every row: each row is merged by its frequency.
+    for rule in (np.zeros, np.ones):
+        other = [rule(len(rows)) for rows in frequencies]
+        wrong = full_copies(start, arrays, threads, 64, 0.05, 0.01, span, tables, other)
+        assert not np.allclose(merged[0], wrong[0], rtol=1e-4, atol=1e-5)
     # Not what one thread alone gives: the threads did train from shared starting points.
-    alone = full_copies(start, arrays, 1, 3000, 0.05, 0.01, span, tables)
+    alone = full_copies(start, arrays, 1, 3000, 0.05, 0.01, span, tables, frequencies)
     assert not np.allclose(merged[0], alone[0], atol=1e-5)
 
 
 def test_changes_to_the_shared_matrices_between_blocks_are_taken_up():
     # As a distributed sync changes them: every row differently, in place, with no call to tell.
-    span, _, tables, start, arrays = setup("skipgram", seed=3, size=600)
+    span, keywords, tables, start, arrays = setup("skipgram", seed=3, size=600)
     matrices = [torch.from_numpy(matrix.copy()) for matrix in start]
-    parallel = ParallelSpans(*matrices, 3, span)
+    parallel = ParallelSpans(*matrices, 3, span, frequencies=keywords["frequencies"])
     parallel.round_centres = 100
     parallel.train_block(*arrays, 0.05, 0.01)
     generator = np.random.default_rng(4)
@@ -160,7 +169,9 @@ def test_changes_to_the_shared_matrices_between_blocks_are_taken_up():
     changed = [matrix.numpy().copy() for matrix in matrices]
     parallel.train_block(*arrays, 0.05, 0.01)
     parallel.close()
-    expected = full_copies(changed, arrays, 3, 100, 0.05, 0.01, span, tables)
+    expected = full_copies(
+        changed, arrays, 3, 100, 0.05, 0.01, span, tables, keywords["frequencies"]
+    )
     for mine, theirs in zip(matrices, expected, strict=True):
         np.testing.assert_allclose(mine.numpy(), theirs, rtol=1e-4, atol=1e-5)
 

@@ -25,6 +25,7 @@ from w2v.training.cpu_kernel import (
     train_span_subwords,
 )
 from w2v.training.huffman import HuffmanTree
+from w2v.training.merging import row_frequencies
 from w2v.training.noise import NoiseSampler
 
 if TYPE_CHECKING:
@@ -110,8 +111,11 @@ class BlockTrainer:
                 config, input_vectors, output_vectors, inner_vectors, tree, subwords
             )
         elif config.reproducible and config.threads > 1:
+            frequencies = row_frequencies(
+                vocabulary.counts, tree, subwords, len(input_vectors), len(corpus)
+            )
             self.parallel = _parallel_spans(
-                config, input_vectors, output_vectors, inner_vectors, tree, subwords
+                config, input_vectors, output_vectors, inner_vectors, tree, subwords, frequencies
             )
             self.train_draws = self.parallel.train_block
         else:
@@ -177,10 +181,19 @@ def _parallel_spans(
     inner_vectors: torch.Tensor | None,
     tree: HuffmanTree | None,
     subwords: tuple[np.ndarray, np.ndarray] | None,
+    frequencies: tuple[np.ndarray, ...],
 ) -> ParallelSpans:
+    """`ParallelSpans` with the loop the settings ask for; `frequencies` as row_frequencies gives
+    them (input, output, and with a tree the inner nodes)."""
+    # Hierarchical softmax alone never touches the output vectors: no copies of them.
+    if not config.negative:
+        output_vectors, frequencies = (
+            output_vectors[:0],
+            (frequencies[0], frequencies[1][:0], *frequencies[2:]),
+        )
     if subwords is not None:
         return _parallel_subword_spans(
-            config, input_vectors, output_vectors, inner_vectors, tree, subwords
+            config, input_vectors, output_vectors, inner_vectors, tree, subwords, frequencies
         )
     cbow = config.model == "cbow"
     span = partial(train_span_cbow, mean=config.cbow_mean) if cbow else train_span
@@ -188,12 +201,12 @@ def _parallel_spans(
         span = partial(train_span_cbow_hs, mean=config.cbow_mean) if cbow else train_span_hs
     return ParallelSpans(
         input_vectors,
-        # Hierarchical softmax alone never touches the output vectors: no copies of them.
-        output_vectors if config.negative else output_vectors[:0],
+        output_vectors,
         config.threads,
         span,
         inner_vectors=inner_vectors,
         tree=None if tree is None else (tree.codes, tree.points, tree.lengths),
+        frequencies=frequencies,
     )
 
 
@@ -204,6 +217,7 @@ def _parallel_subword_spans(
     inner_vectors: torch.Tensor | None,
     tree: HuffmanTree | None,
     subwords: tuple[np.ndarray, np.ndarray],
+    frequencies: tuple[np.ndarray, ...],
 ) -> ParallelSpans:
     """`ParallelSpans` for a subword model: the block's noise words serve each centre's window."""
     starts, rows = (np.ascontiguousarray(table, np.int64) for table in subwords)
@@ -217,15 +231,18 @@ def _parallel_subword_spans(
             "state": np.zeros(1, np.uint64),
         }
         span = partial(train_span_subwords, **no_fresh_noise)
+    if inner_vectors is None:
+        # The subword loops always take an inner nodes' matrix: an empty one without --hs.
+        inner_vectors, frequencies = torch.zeros(0, config.dim), (*frequencies, np.zeros(0))
     return ParallelSpans(
         input_vectors,
-        output_vectors if config.negative else output_vectors[:0],
+        output_vectors,
         config.threads,
         span,
-        # The subword loops always take an inner nodes' matrix: an empty one without --hs.
-        inner_vectors=(torch.zeros(0, config.dim) if inner_vectors is None else inner_vectors),
+        inner_vectors=inner_vectors,
         tree=None if tree is None else (tree.codes, tree.points, tree.lengths),
         subwords=(starts, rows),
+        frequencies=frequencies,
     )
 
 

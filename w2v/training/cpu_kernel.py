@@ -18,7 +18,7 @@ A subword model (fastText's, `--subwords`) has span loops of its own at the end 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -27,6 +27,8 @@ import torch
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
+
+from w2v.training.merging import saturated_rows
 
 MIN_ROUND = 4096
 MAX_ROUND = 1 << 14
@@ -704,13 +706,14 @@ def _merge_changes(
     changes_of: numba.typed.List,
     low: int,
     high: int,
-    floor: float,
+    saturated: np.ndarray,
 ) -> None:
     """Add the threads' changes (thread t's rows_of[t], each stretch rows[runs[k]:runs[k + 1]]
     sorted, with changes_of[t]) to the rows of `matrix` in [low, high). A row takes the sum of its
-    changes, added in thread order, scaled by how far they agree: sum |change|^2 / |sum|^2, 1 for
-    changes at right angles (independent steps, which add) down to `floor` for equal ones (steps
-    towards the same point, which a sum overshoots)."""
+    changes, added in thread order; a `saturated` row that sum scaled by how far they agree, as
+    w2v.training.merging.agreed_change does: sum |change|^2 / |sum|^2, 1 for changes at right
+    angles (independent steps, which add) down to 1 / threads for equal ones (steps towards the
+    same point, which a sum overshoots)."""
     heads = 0
     for runs in runs_of:
         heads += len(runs) - 1
@@ -744,10 +747,12 @@ def _merge_changes(
                     total[d] += change[d]
                     squares += change[d] * change[d]
                 at[head] += 1
-        summed = 0.0
-        for d in range(len(total)):
-            summed += total[d] * total[d]
-        scale = np.float32(min(1.0, max(floor, squares / summed)) if summed > 0 else 1.0)
+        scale = np.float32(1.0)
+        if saturated[row]:
+            summed = 0.0
+            for d in range(len(total)):
+                summed += total[d] * total[d]
+            scale = np.float32(min(1.0, squares / summed) if summed > 0 else 1.0)
         target = matrix[row]
         for d in range(len(total)):
             target[d] += scale * total[d]
@@ -774,7 +779,8 @@ class ParallelSpans:
     model's n-gram rows), gathered from the shared matrices, with its words renumbered to them:
     it sees exactly what a private copy of the whole matrices would hold. Then each shared row
     takes the sum of every thread's change to it, added in thread order (the rows split among
-    the threads), scaled by how far the changes agree above two threads (`_merge_changes`).
+    the threads), scaled for the rows the threads see often by how far the changes agree
+    (`_merge_changes`, as w2v.training.merging says).
     Threads never write the same memory, so a given thread count always gives the same vectors,
     and the copies take (rows a round touches) x dim a thread, whatever the vocabulary. Every
     round gathers afresh, so changes made to the shared matrices between blocks are taken up.
@@ -796,8 +802,11 @@ class ParallelSpans:
         inner_vectors: torch.Tensor | None = None,
         tree: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
         subwords: tuple[np.ndarray, np.ndarray] | None = None,
+        frequencies: Sequence[np.ndarray] | None = None,
     ):
-        """`span` is the loop to run: `train_span` (skip-gram) or `train_span_cbow` with its mode,
+        """`frequencies`, each matrix's rows' share of the corpus's tokens (input, output, inner
+        nodes: w2v.training.merging.row_frequencies), says which rows the threads see often in a
+        round; without it every row is taken as seen often. `span` is the loop to run: `train_span` (skip-gram) or `train_span_cbow` with its mode,
         or for hierarchical softmax `train_span_hs` or `train_span_cbow_hs`, which also take
         `inner_vectors` (the inner nodes' matrix) after the output vectors and the tree's
         (codes, points, lengths) as `tree`. A subword model's loop (`train_span_subwords`,
@@ -824,6 +833,10 @@ class ParallelSpans:
         # rounds below for small vocabularies.
         longest = MAX_ROUND if tree is None else MAX_ROUND_HS
         self.round_centres = min(max(16 * len(input_vectors), MIN_ROUND), longest)
+        self.frequencies = [
+            np.ones(len(matrix)) if frequencies is None else frequencies[index]
+            for index, matrix in enumerate(self.shared)
+        ]
 
     def _keywords(
         self, tree: tuple[np.ndarray, ...], subwords: tuple[np.ndarray, ...] | None
@@ -970,13 +983,10 @@ class ParallelSpans:
     def _merge(self, changes: list[tuple], cuts: list[np.ndarray], part: int) -> None:
         """Merge every thread's changes (per matrix: the rows, runs and changes of each thread)
         into the shared rows in cuts' `part`-th range."""
-        # Two threads' changes add up whole, as the measurements above were made; more threads'
-        # sum overshoots a frequent word (8 threads diverged on wiki17m), so it is scaled down by
-        # their agreement, to no less than two threads' worth, as torchrun ranks' syncs do.
-        floor = min(1.0, 2.0 / self.threads)
         for index, matrix in enumerate(self.shared):
             low, high = int(cuts[index][part]), int(cuts[index][part + 1])
-            _merge_changes(matrix.numpy(), *changes[index], low, high, floor)
+            saturated = saturated_rows(self.frequencies[index], self.round_centres * self.threads)
+            _merge_changes(matrix.numpy(), *changes[index], low, high, saturated)
 
     def close(self) -> None:
         """Stop the worker threads."""

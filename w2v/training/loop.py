@@ -18,6 +18,7 @@ from w2v.training.blocks import BLOCK_WORDS, BlockTrainer, sentence_blocks
 from w2v.training.checkpoint import CheckpointPlan, TrainingState
 from w2v.training.config import TrainConfig
 from w2v.training.huffman import HuffmanTree, huffman_tree
+from w2v.training.merging import row_frequencies
 
 # A loss a pair no training reaches: each target adds -log of its probability, about 0.69 at the
 # start (a score of 0) and |score| when badly wrong, so only scores in the thousands, weights run
@@ -165,7 +166,7 @@ def train_vectors(
     From `resumed`, training goes on at the saved block with the saved random generator state, so
     it draws what the uninterrupted run would have drawn. From `initial` (input, output), training
     starts from those matrices (continued training). With `group` (several ranks), each rank
-    trains the blocks it owns on its own copy with its own random stream, and the ranks sum their
+    trains the blocks it owns on its own copy with its own random stream, and the ranks merge their
     changes after every round of blocks. For a subword model (`config.subword_spec()`) the input
     matrix returned is the whole of it, the words' rows then the bucket rows.
     """
@@ -175,13 +176,20 @@ def train_vectors(
     matrices = start_matrices(len(vocabulary), config, generator, tree, initial, resumed)
     if resumed is not None:
         generator.set_state(resumed.generator_state)
+    spec = config.subword_spec()
+    subwords = None if spec is None else subword_rows(vocabulary.words, spec, len(vocabulary))
+    size_of_blocks = (
+        BLOCK_WORDS if group is None else distributed.block_words(config.sync_every, group.world)
+    )
     sync, stream = None, config.seed
     if group is not None:
         # Same start on every rank (Sync broadcasts rank 0's), then a random stream per rank.
-        sync = distributed.Sync(matrices.all())
+        frequencies = row_frequencies(
+            vocabulary.counts, tree, subwords, matrices.input.shape[0], len(corpus)
+        )
+        sync = distributed.Sync(matrices.all(), frequencies, size_of_blocks * group.world)
         stream = (config.seed << 16) + group.rank + 1
         generator.manual_seed(stream)
-    spec = config.subword_spec()
     trainer = BlockTrainer(
         config,
         corpus,
@@ -192,10 +200,7 @@ def train_vectors(
         tree,
         generator,
         stream,
-        subwords=None if spec is None else subword_rows(vocabulary.words, spec, len(vocabulary)),
-    )
-    size_of_blocks = (
-        BLOCK_WORDS if group is None else distributed.block_words(config.sync_every, group.world)
+        subwords=subwords,
     )
     blocks = list(sentence_blocks(corpus.sentence_ends, size_of_blocks))
     total_words = config.epochs * len(corpus)
