@@ -25,12 +25,18 @@ analogies over the top 30,000 words, nine word-similarity sets) by w2v's evaluat
 matches gensim's own protocol. `--hs` trains with hierarchical softmax instead of negative
 sampling (w2v `--hs --negative 0`, gensim `hs=1, negative=0`). Writes JSON and a markdown table
 of the figures and their ratios. gensim is a benchmark-only dependency: pip install gensim.
+
+Memory is the child's peak resident memory, also less what it held after its imports, and less
+what it held after a first epoch on a tiny corpus (`runtime_mb`): numba loads w2v's compiled
+kernels at their first call (about 50 MB), where gensim's compiled code loads with its imports.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import random
 import resource
 import statistics
 import subprocess
@@ -38,7 +44,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +98,25 @@ class Run:
     bucket: int = 2_000_000
 
 
+def tiny_corpus(folder: Path) -> Path:
+    """A corpus of 20,000 words over 100 word types in `folder`: enough for any settings to train
+    a first epoch on, too little to hold memory of its own."""
+    generator = random.Random(0)
+    path = folder / "tiny.txt"
+    lines = (" ".join(f"w{generator.randrange(100)}" for _ in range(20)) for _ in range(1000))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def runtime_mb(train: Callable[[Path], object]) -> float:
+    """Resident memory in MB after `train` ran on a tiny corpus: the imports and what a first run
+    loads whatever its corpus (numba's compiled kernels, thread pools), before any of the data's."""
+    with tempfile.TemporaryDirectory(prefix="w2v-tiny-") as folder:
+        train(tiny_corpus(Path(folder)))
+    gc.collect()
+    return resident_mb()
+
+
 def run_w2v(run: Run) -> dict:
     """Child process: train w2v and report its timings."""
     import w2v
@@ -100,7 +125,6 @@ def run_w2v(run: Run) -> dict:
 
     imports_mb = resident_mb()
     tune_for_training(run.threads)  # as the CLI does
-    start = time.perf_counter()
     settings = SETTINGS | {"dim": run.dim, "min_count": run.min_count, "alpha": run.alpha}
     config = w2v.TrainConfig(
         **settings | ({"negative": 0} if run.hs else {}),
@@ -117,6 +141,10 @@ def run_w2v(run: Run) -> dict:
         maxn=run.maxn,
         bucket=run.bucket,
     )
+    loaded_mb = runtime_mb(
+        lambda tiny: w2v.train([tiny], replace(config, epochs=1, bucket=1000), progress=False)
+    )
+    start = time.perf_counter()
     model = w2v.train([run.corpus], config, progress=False)
     model.vectors.save(run.out)
     return {
@@ -125,6 +153,7 @@ def run_w2v(run: Run) -> dict:
         "raw_words": model.raw_words * run.epochs,
         "wall_seconds": time.perf_counter() - start,
         "imports_rss_mb": imports_mb,
+        "runtime_rss_mb": loaded_mb,
     }
 
 
@@ -153,6 +182,13 @@ def run_gensim(run: Run) -> dict:
     from gensim.models.fasttext import save_facebook_model
 
     imports_mb = resident_mb()
+    tiny_run = gensim_settings(run) | {"epochs": 1}
+    if run.subwords:
+        loaded_mb = runtime_mb(
+            lambda tiny: FastText(corpus_file=str(tiny), **tiny_run, min_n=run.minn, bucket=1000)
+        )
+    else:
+        loaded_mb = runtime_mb(lambda tiny: Word2Vec(corpus_file=str(tiny), **tiny_run))
     start = time.perf_counter()
     if run.subwords:
         ngrams = {"min_n": run.minn, "max_n": run.maxn, "bucket": run.bucket}
@@ -191,6 +227,7 @@ def run_gensim(run: Run) -> dict:
         "raw_words": model.corpus_total_words * run.epochs,
         "wall_seconds": time.perf_counter() - start,
         "imports_rss_mb": imports_mb,
+        "runtime_rss_mb": loaded_mb,
     }
 
 
@@ -284,6 +321,8 @@ def child_main(settings: str, runners: dict[str, Callable[[Run], dict]] | None =
     figures = runners[run.system](run)
     figures["peak_rss_mb"] = peak_resident_mb()
     figures["working_rss_mb"] = figures["peak_rss_mb"] - figures["imports_rss_mb"]
+    if "runtime_rss_mb" in figures:
+        figures["data_rss_mb"] = figures["peak_rss_mb"] - figures["runtime_rss_mb"]
     print(json.dumps(figures))
 
 
@@ -295,6 +334,7 @@ FIGURE_ROWS = (
     ("whole command seconds", "wall_seconds", "{:.1f}"),
     ("peak memory MB", "peak_rss_mb", "{:,.0f}"),
     ("peak memory minus the imports' MB", "working_rss_mb", "{:,.0f}"),
+    ("peak memory minus the runtime's (imports, a first tiny run) MB", "data_rss_mb", "{:,.0f}"),
 )
 
 
@@ -334,7 +374,7 @@ def table_lines(summary: dict, names: dict[str, str]) -> list[str]:
         "|---|" + "---:|" * (len(systems) + len(others)),
     ]
     rows = [
-        (label, fmt, {system: summary[system][key] for system in systems})
+        (label, fmt, {system: summary[system].get(key) for system in systems})
         for label, key, fmt in FIGURE_ROWS
     ]
     for name, row in summary[systems[0]]["battery"].items():

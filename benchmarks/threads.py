@@ -31,6 +31,7 @@ COLUMNS = (
     ("SimLex", "simlex999", "{:.3f}"),
     ("peak MB", "peak_rss_mb", "{:,.0f}"),
     ("peak - imports MB", "working_rss_mb", "{:,.0f}"),
+    ("peak - runtime MB", "data_rss_mb", "{:,.0f}"),
 )
 
 
