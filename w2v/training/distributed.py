@@ -122,8 +122,9 @@ class Sync:
     their agreed change. Measured on wiki17m, one epoch, one thread a rank, Google / WordSim-353 /
     SimLex-999 (one process: .120 / .427 / .215): the plain sum ran away with 4 ranks; agreeing
     every row gave 4 ranks .079 / .326 / .189 and 2 ranks .094 / .342 / .202; averaging the 300
-    most frequent rows and adding the rest gave 4 ranks .112 / .428 / .201. The traffic is both
-    matrices and one sum per saturated row each sync.
+    most frequent rows and adding the rest gave 4 ranks .112 / .428 / .201; this rule gave 4 ranks
+    .125 / .438 / .220 (the README has the medians of three seeds, one and five epochs). The
+    traffic is both matrices and one sum per saturated row each sync.
     """
 
     def __init__(
