@@ -806,7 +806,9 @@ class ParallelSpans:
     ):
         """`frequencies`, each matrix's rows' share of the corpus's tokens (input, output, inner
         nodes: w2v.training.merging.row_frequencies), says which rows the threads see often in a
-        round; without it every row is taken as seen often. `span` is the loop to run: `train_span` (skip-gram) or `train_span_cbow` with its mode,
+        round; without it every row is taken as seen often.
+
+        `span` is the loop to run: `train_span` (skip-gram) or `train_span_cbow` with its mode,
         or for hierarchical softmax `train_span_hs` or `train_span_cbow_hs`, which also take
         `inner_vectors` (the inner nodes' matrix) after the output vectors and the tree's
         (codes, points, lengths) as `tree`. A subword model's loop (`train_span_subwords`,
@@ -870,19 +872,28 @@ class ParallelSpans:
         loss, pairs = 0.0, 0
         widest = int(reach.max()) if count else 0
         step = self.round_centres * self.threads
+        # The rows whose changes the merges agree rather than add: the same every round.
+        saturated = [saturated_rows(rows, step) for rows in self.frequencies]
         for start in range(0, count, step):
             end = min(start + step, count)
             rates = [
                 learning_rate + (final_learning_rate - learning_rate) * at / count
                 for at in (start, end)
             ]
-            round_loss, round_pairs = self._round(arrays, widest, start, end, *rates)
+            round_loss, round_pairs = self._round(arrays, widest, start, end, *rates, saturated)
             loss += round_loss
             pairs += round_pairs
         return loss, pairs
 
     def _round(
-        self, arrays: tuple, widest: int, start: int, end: int, rate: float, final_rate: float
+        self,
+        arrays: tuple,
+        widest: int,
+        start: int,
+        end: int,
+        rate: float,
+        final_rate: float,
+        saturated: list[np.ndarray],
     ) -> tuple[float, int]:
         bounds = np.linspace(start, end, self.threads + 1).astype(np.int64)
         # Every thread runs through the round's whole learning-rate range at the same time.
@@ -910,7 +921,8 @@ class ParallelSpans:
                     held.append(array)
             changes.append(lists)
         merges = [
-            self.pool.submit(self._merge, changes, cuts, part) for part in range(self.threads)
+            self.pool.submit(self._merge, changes, cuts, part, saturated)
+            for part in range(self.threads)
         ]
         for merge in merges:
             merge.result()
@@ -980,13 +992,19 @@ class ParallelSpans:
                 held[index] = np.empty((size + size // 4, held[index].shape[1]), np.float32)
         return [buffer[:size] for buffer, size in zip(held, sizes, strict=True)]
 
-    def _merge(self, changes: list[tuple], cuts: list[np.ndarray], part: int) -> None:
+    def _merge(
+        self,
+        changes: list[tuple],
+        cuts: list[np.ndarray],
+        part: int,
+        saturated: list[np.ndarray],
+    ) -> None:
         """Merge every thread's changes (per matrix: the rows, runs and changes of each thread)
-        into the shared rows in cuts' `part`-th range."""
+        into the shared rows in cuts' `part`-th range, agreeing those of each matrix's
+        `saturated` rows."""
         for index, matrix in enumerate(self.shared):
             low, high = int(cuts[index][part]), int(cuts[index][part + 1])
-            saturated = saturated_rows(self.frequencies[index], self.round_centres * self.threads)
-            _merge_changes(matrix.numpy(), *changes[index], low, high, saturated)
+            _merge_changes(matrix.numpy(), *changes[index], low, high, saturated[index])
 
     def close(self) -> None:
         """Stop the worker threads."""
