@@ -1,4 +1,5 @@
-"""Noise words: the alias tables encode counts**0.75 (or --noise-power) exactly, and draws follow it."""
+"""Noise words: the alias tables encode counts**0.75 (or --noise-power) exactly, draws follow it,
+and a subword model draws by fastText's counts**0.5 unless told otherwise."""
 
 import numpy as np
 import pytest
@@ -46,10 +47,19 @@ def test_same_generator_state_gives_the_same_draws():
     assert first.min() >= 0 and first.max() < 100
 
 
-def test_training_draws_noise_with_the_configured_power(monkeypatch, tmp_path):
-    """--noise-power reaches the sampler training draws from; out of [-1, 1] it is refused."""
+@pytest.mark.parametrize(
+    "settings, power",
+    [
+        ({"noise_power": 0.25}, 0.25),
+        ({}, 0.75),  # word2vec's
+        ({"subwords": True, "bucket": 1000}, 0.5),  # fastText's, with n-grams
+        ({"subwords": True, "bucket": 1000, "noise_power": 0.75}, 0.75),
+        ({"subwords": True, "maxn": 0}, 0.75),  # words only
+    ],
+)
+def test_training_draws_noise_with_the_configured_power(monkeypatch, tmp_path, settings, power):
+    """--noise-power, or its default for the model, reaches the sampler training draws from."""
     import w2v
-    from w2v.errors import ConfigError
     from w2v.training import blocks
 
     powers = []
@@ -62,9 +72,15 @@ def test_training_draws_noise_with_the_configured_power(monkeypatch, tmp_path):
     monkeypatch.setattr(blocks, "NoiseSampler", Recording)
     corpus = tmp_path / "c.txt"
     corpus.write_text("a b c d e f g h\n" * 200)
-    w2v.train(
-        [corpus], w2v.TrainConfig(dim=8, epochs=1, threads=1, noise_power=0.25), progress=False
-    )
-    assert powers == [0.25]
+    config = w2v.TrainConfig(dim=8, epochs=1, threads=1, **settings)
+    model = w2v.train([corpus], config, progress=False)
+    assert powers == [power]
+    assert model.config.noise_power == power  # as the saved settings record it
+
+
+def test_noise_power_out_of_range_is_refused():
+    import w2v
+    from w2v.errors import ConfigError
+
     with pytest.raises(ConfigError, match=r"--noise-power must be in \[-1, 1\], got 1.5"):
         w2v.TrainConfig(noise_power=1.5).validate()
