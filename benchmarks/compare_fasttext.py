@@ -2,7 +2,8 @@
 with the same settings, and compare their speed, memory and scores.
 
     python benchmarks/compare_fasttext.py [--corpus ../shared/data/wiki17m.txt] [--epochs 5]
-                                          [--threads 2] [--runs 1] [--systems w2v,fasttext,gensim]
+                                          [--threads 2] [--runs 1 | --seeds 4 5]
+                                          [--systems w2v,fasttext,gensim]
                                           [--gensim-epochs N] [--out benchmarks/results]
 
 The README's figures:
@@ -130,7 +131,8 @@ def markdown(summary: dict, settings: dict) -> str:
     heading = (
         f"Corpus `{settings['corpus']}`, epochs: {trained}; {settings['threads']} threads, "
         "skip-gram dim 100, window 5, negative 5, sample 1e-3, min-count 5, character n-grams "
-        f"3 to 6 in 2,000,000 rows; median of {settings['runs']} run(s)."
+        f"3 to 6 in 2,000,000 rows; median of {settings['runs']} run(s), seeds "
+        f"{', '.join(map(str, settings['seeds']))}."
     )
     return "\n".join([heading, "", *table_lines(summary, NAMES)]) + "\n"
 
@@ -143,6 +145,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=1, help="seeds 1 to RUNS; medians over them")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="these seeds instead of 1 to --runs (say, 4 5)"
+    )
     parser.add_argument(
         "--systems",
         type=lambda text: parse_systems(text, SYSTEMS),
@@ -164,6 +169,9 @@ def main() -> None:
     ):
         if value is not None and value < 1:
             parser.error(f"{option} must be at least 1, got {value}")
+    seeds = args.seeds or list(range(1, args.runs + 1))
+    if min(seeds) < 0:
+        parser.error(f"--seeds must be at least 0, got {min(seeds)}")
     epochs = {system: args.epochs for system in args.systems}
     if "gensim" in epochs and args.gensim_epochs is not None:
         epochs["gensim"] = args.gensim_epochs
@@ -173,7 +181,7 @@ def main() -> None:
         lines = Path(work) / "corpus-lines.txt"
         if "gensim" in args.systems:
             split_into_lines(args.corpus, lines)
-        for run in range(args.runs):
+        for run, seed in enumerate(seeds):
             turn = run % len(args.systems)
             for system in args.systems[turn:] + args.systems[:turn]:
                 corpus = lines if system == "gensim" else args.corpus
@@ -184,7 +192,7 @@ def main() -> None:
                         str(Path(work) / f"{system}.bin"),
                         epochs[system],
                         args.threads,
-                        seed=run + 1,
+                        seed=seed,
                         subwords=True,
                     ),
                     script=__file__,
@@ -197,7 +205,8 @@ def main() -> None:
         "epochs": args.epochs,
         "epochs_by_system": epochs,
         "threads": args.threads,
-        "runs": args.runs,
+        "runs": len(seeds),
+        "seeds": seeds,
         "systems": list(args.systems),
     }
     (args.out / "compare_fasttext.json").write_text(
