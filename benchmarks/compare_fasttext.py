@@ -131,7 +131,7 @@ def markdown(summary: dict, settings: dict) -> str:
     heading = (
         f"Corpus `{settings['corpus']}`, epochs: {trained}; {settings['threads']} threads, "
         "skip-gram dim 100, window 5, negative 5, sample 1e-3, min-count 5, character n-grams "
-        f"3 to 6 in 2,000,000 rows; median of {settings['runs']} run(s), seeds "
+        f"3 to 6 in 2,000,000 rows; median of {len(settings['seeds'])} run(s), seeds "
         f"{', '.join(map(str, settings['seeds']))}."
     )
     return "\n".join([heading, "", *table_lines(summary, NAMES)]) + "\n"
@@ -144,10 +144,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared/data/wiki17m.txt")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=1, help="seeds 1 to RUNS; medians over them")
-    parser.add_argument(
-        "--seeds", type=int, nargs="+", help="these seeds instead of 1 to --runs (say, 4 5)"
-    )
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--runs", type=int, default=1, help="seeds 1 to RUNS; medians over them")
+    chosen.add_argument("--seeds", type=int, nargs="+", help="these seeds instead (say, 4 5)")
     parser.add_argument(
         "--systems",
         type=lambda text: parse_systems(text, SYSTEMS),
@@ -205,7 +204,6 @@ def main() -> None:
         "epochs": args.epochs,
         "epochs_by_system": epochs,
         "threads": args.threads,
-        "runs": len(seeds),
         "seeds": seeds,
         "systems": list(args.systems),
     }
