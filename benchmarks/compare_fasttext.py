@@ -6,9 +6,10 @@ with the same settings, and compare their speed, memory and scores.
                                           [--systems w2v,fasttext,gensim]
                                           [--gensim-epochs N] [--out benchmarks/results]
 
-The README's figures:
+The README's figures (speed, then quality):
 
-    python benchmarks/compare_fasttext.py --corpus ../shared/data/wiki17m.txt --epochs 5 --threads 2 --runs 3
+    python benchmarks/compare_fasttext.py --corpus ../shared/data/wiki17m.txt --epochs 1 --threads 2 --runs 3
+    python benchmarks/compare_fasttext.py --corpus ../shared/data/wiki17m.txt --epochs 5 --threads 2 --runs 5 --systems w2v,fasttext
 
 All three train skip-gram, dim 100, window 5, negative 5, sample 1e-3, min-count 5, learning rate
 0.025, character n-grams of 3 to 6 characters hashed into 2,000,000 rows (w2v `--subwords`,
