@@ -1,16 +1,18 @@
 """Lock-free threads on shared matrices: each thread's own draws, and the training they drive."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
 
+from w2v.training.blocks import corpus_blocks, part_bounds, sentence_blocks, thread_parts
 from w2v.training.cpu_kernel import (
     SharedThreads,
     _train_pair,
     _train_targets,
     draw_noise,
     draw_part,
-    part_bounds,
     part_state,
     train_part,
     train_span,
@@ -71,8 +73,7 @@ def train_blocks(parallel, tokens, ends, block_tokens, epochs=1, rate=0.025, fin
             block_ends = ends[(ends > start) & (ends <= start + len(block))] - start
             done = number / steps
             loss, pairs = parallel.train_block(
-                block,
-                block_ends,
+                thread_parts(block, block_ends, parallel.threads),
                 number,
                 rate + (final_rate - rate) * done,
                 rate + (final_rate - rate) * (number + 1) / steps,
@@ -106,7 +107,7 @@ def test_one_thread_with_noise_per_centre_equals_train_span_on_the_same_draws(mo
         1, counts, seed=9, keep=keep, model=model, fresh_noise=False, window=4, negative=3
     )
     expected = [matrix.numpy().copy() for matrix in matrices]
-    loss, pairs = parallel.train_block(tokens, ends, 7, 0.05, 0.01)
+    loss, pairs = parallel.train_block([(tokens, ends)], 7, 0.05, 0.01)
     parallel.close()
 
     draws = draw_part(tokens, ends, 0, len(tokens), keep, 4, 3, *tables, part_state(9, 7, 0))
@@ -348,6 +349,41 @@ def test_parts_end_at_sentence_ends_near_even_cuts():
     assert np.all(np.diff(part_bounds(1000, np.arange(7, 1001, 7), 16)) >= 0)
 
 
+def test_each_thread_reads_its_own_region_of_the_corpus_block_by_block():
+    ends = np.arange(10, 201, 10, dtype=np.int64)  # 20 sentences of 10 words
+    # Two regions, [0, 100) and [100, 200), read 30 words (three sentences) a block each.
+    assert corpus_blocks(ends, 60, 2) == [
+        ((0, 30), (100, 130)),
+        ((30, 60), (130, 160)),
+        ((60, 90), (160, 190)),
+        ((90, 100), (190, 200)),
+    ]
+    # Three regions cut at the sentence ends nearest 66 and 133: the middle one, 60 words, runs
+    # out first.
+    assert corpus_blocks(ends, 90, 3) == [
+        ((0, 30), (70, 100), (130, 160)),
+        ((30, 60), (100, 130), (160, 190)),
+        ((60, 70), (130, 130), (190, 200)),
+    ]
+    # One stream: the corpus's blocks in order, each a span.
+    assert corpus_blocks(ends, 45, 1) == [(span,) for span in sentence_blocks(ends, 45)]
+    assert list(sentence_blocks(ends, 45)) == [(0, 40), (40, 80), (80, 120), (120, 160), (160, 200)]
+    # A sentence longer than a block is cut at the block's size.
+    assert list(sentence_blocks(np.array([25, 30]), 10)) == [(0, 10), (10, 20), (20, 30)]
+    uneven = np.cumsum(np.random.default_rng(0).integers(1, 40, 400))
+    for streams in (1, 2, 3, 16):
+        blocks = corpus_blocks(uneven, 500, streams)
+        assert all(len(block) == streams for block in blocks)
+        spans = sorted(span for block in blocks for span in block if span[0] < span[1])
+        # Every token once: each span starts where the one before ended.
+        assert spans[0][0] == 0 and spans[-1][1] == uneven[-1]
+        assert all(before[1] == after[0] for before, after in itertools.pairwise(spans))
+        # Each thread keeps to its region, in corpus order.
+        for thread in range(streams):
+            own = [block[thread] for block in blocks]
+            assert all(before[1] == after[0] for before, after in itertools.pairwise(own))
+
+
 def test_sixteen_threads_learn_the_planted_groups_in_place():
     tokens, ends, counts = grouped_corpus(20_000, seed=5)
     parallel, (inputs, outputs) = trainer(16, counts, dim=24, negative=5, window=5)
@@ -396,7 +432,9 @@ def test_every_model_learns(model, hs, fresh_noise, cbow_mean):
 
     def held_out_loss():
         # A learning rate of zero scores the pairs without changing anything.
-        loss, pairs = parallel.train_block(held_out, held_out_ends, 10**6, 0.0, 0.0)
+        loss, pairs = parallel.train_block(
+            thread_parts(held_out, held_out_ends, parallel.threads), 10**6, 0.0, 0.0
+        )
         return loss / pairs
 
     before = held_out_loss()

@@ -33,6 +33,11 @@ def test_sixteen_threads_learn_what_one_thread_learns(corpus, model, least):
     assert sixteen > one - 0.07
 
 
+def test_threads_on_their_own_regions_of_the_corpus_learn_what_one_thread_learns(corpus):
+    # 16 regions of the 15,000 sentences, every block a span of each.
+    assert accuracy(corpus, 16, thread_regions=True) > accuracy(corpus, 1) - 0.07
+
+
 def test_hierarchical_softmax_with_sixteen_threads(corpus):
     assert accuracy(corpus, 16, hs=True, negative=0) > 0.8
 

@@ -35,7 +35,9 @@ from w2v.text.vocab import Vocabulary
 from w2v.training.config import TrainConfig
 
 # How to run, not what to train: taken from this run (or this machine's defaults), not the model.
-RUN_SETTINGS = frozenset({"threads", "device", "kernel", "sync_every", "reproducible"})
+RUN_SETTINGS = frozenset(
+    {"threads", "device", "kernel", "sync_every", "reproducible", "thread_regions"}
+)
 # Fixed by the model's saved tokenizer, which the new text is read with.
 TOKENIZER_SETTINGS = ("tokenizer", "lowercase")
 

@@ -1013,8 +1013,9 @@ class ParallelSpans:
 
 
 # Lock-free threads on shared matrices (word2vec's, gensim's and fastText's design): every thread
-# trains its own contiguous part of a block straight into the one copy of the matrices, and draws
-# its own random numbers (subsampling, windows, noise words) as it goes.
+# trains its own part of a block (with --thread-regions, a span of its own region of the corpus)
+# straight into the one copy of the matrices, and draws its own random numbers (subsampling, windows, noise words) as it
+# goes.
 
 _GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -1326,19 +1327,6 @@ def train_part(
     return train_span_hs(*matrices, *span, *tree)
 
 
-def part_bounds(length: int, sentence_ends: np.ndarray, parts: int) -> np.ndarray:
-    """Where to cut `length` tokens into `parts` contiguous parts: at the sentence end (relative to
-    the tokens) nearest each even cut, so no sentence is split. parts + 1 int64 bounds from 0 to
-    length, in order; a part is empty where sentences are longer than parts."""
-    ends = np.asarray(sentence_ends, np.int64)
-    cuts = np.concatenate(([0], ends[(ends > 0) & (ends < length)], [length]))
-    even = np.arange(1, parts, dtype=np.int64) * length // parts
-    after = np.searchsorted(cuts, even)  # cuts[after - 1] < even <= cuts[after]
-    before = np.maximum(after - 1, 0)
-    nearest = np.where(even - cuts[before] < cuts[after] - even, cuts[before], cuts[after])
-    return np.maximum.accumulate(np.concatenate(([0], nearest, [length])))
-
-
 def _numpy(array: np.ndarray | torch.Tensor, dtype: type) -> np.ndarray:
     if isinstance(array, torch.Tensor):
         array = array.cpu().numpy()
@@ -1353,11 +1341,12 @@ def part_state(seed: int, block_number: int, thread: int) -> np.ndarray:
 class SharedThreads:
     """Trains each block with all threads updating the one copy of the matrices, without locks.
 
-    The block is cut at sentence ends into one contiguous part a thread; each thread subsamples,
-    draws windows and noise words for its part with its own generator, seeded by (seed, block
-    number, thread), and trains it (`train_part`) while the others do theirs. Memory is the
-    matrices and each thread's draws for its part. One thread gives the same vectors every run;
-    with more, the order in which threads write a row varies, as in word2vec.
+    A block is one part a thread (w2v.training.blocks cuts them: `thread_parts`, or with
+    --thread-regions `corpus_blocks`); each thread subsamples, draws windows and noise words for its part with its own
+    generator, seeded by (seed, block number, thread), and trains it (`train_part`) while the
+    others do theirs. Memory is the matrices and each thread's draws for its part. One thread gives
+    the same vectors every run; with more, the order in which threads write a row varies, as in
+    word2vec.
     """
 
     def __init__(
@@ -1414,33 +1403,36 @@ class SharedThreads:
 
     def train_block(
         self,
-        tokens: np.ndarray,
-        sentence_ends: np.ndarray,
+        parts: Sequence[tuple[np.ndarray, np.ndarray]],
         block_number: int,
         learning_rate: float,
         final_learning_rate: float,
     ) -> tuple[float, int]:
-        """Train on one block of raw tokens (int32 ids) whose sentences end at `sentence_ends`
-        (relative to the block); return (loss sum, pairs or CBOW examples). `block_number`, with
-        the seed, picks the block's random draws: give each block of the run its own (count on
-        across epochs)."""
-        tokens = np.ascontiguousarray(tokens, np.int32)
-        sentence_ends = np.ascontiguousarray(sentence_ends, np.int64)
-        bounds = part_bounds(len(tokens), sentence_ends, self.threads)
+        """Train one block: `parts`, one a thread, each raw tokens (int32 ids) and where its
+        sentences end (relative to the part); return (loss sum, pairs or CBOW examples).
+        `block_number`, with the seed, picks the block's random draws: give each block of the run
+        its own (count on across epochs)."""
+        if len(parts) != self.threads:
+            raise ValueError(f"{len(parts)} parts for {self.threads} threads: give one a thread")
+        parts = [
+            (np.ascontiguousarray(tokens, np.int32), np.ascontiguousarray(ends, np.int64))
+            for tokens, ends in parts
+        ]
         input_vectors, output_vectors = (matrix.numpy() for matrix in self.shared[:2])
         inner_vectors = self.shared[2].numpy() if len(self.shared) > 2 else output_vectors[:0]
         settings = (self.keep, self.window, self.negative, self.fresh_noise, self.cbow)
         tables = (self.cbow_mean, *self.noise_tables, *self.paths)
 
         def part(thread: int) -> tuple[float, int]:
+            tokens, sentence_ends = parts[thread]
             return train_part(
                 input_vectors,
                 output_vectors,
                 inner_vectors,
                 tokens,
                 sentence_ends,
-                int(bounds[thread]),
-                int(bounds[thread + 1]),
+                0,
+                len(tokens),
                 *settings,
                 *tables,
                 learning_rate,

@@ -14,7 +14,7 @@ from w2v.text.encode import EncodedCorpus
 from w2v.text.subwords import subword_rows
 from w2v.text.vocab import Vocabulary
 from w2v.training import checkpoint, distributed
-from w2v.training.blocks import BLOCK_WORDS, BlockTrainer, sentence_blocks
+from w2v.training.blocks import BLOCK_WORDS, BlockTrainer, corpus_blocks
 from w2v.training.checkpoint import CheckpointPlan, TrainingState
 from w2v.training.config import TrainConfig
 from w2v.training.huffman import HuffmanTree, huffman_tree
@@ -202,7 +202,7 @@ def train_vectors(
         stream,
         subwords=subwords,
     )
-    blocks = list(sentence_blocks(corpus.sentence_ends, size_of_blocks))
+    blocks = corpus_blocks(corpus.sentence_ends, size_of_blocks, trainer.streams)
     total_words = config.epochs * len(corpus)
     schedule = Schedule(config, total_words, 0 if resumed is None else resumed.words_done)
     history = [] if resumed is None else [EpochRecord(**record) for record in resumed.history]
@@ -221,14 +221,15 @@ def train_vectors(
         first_block = resumed.block if part_done else 0
         tally = EpochTally.begin(resumed if part_done else None)
         for index in range(first_block, len(blocks)):
-            block_start, block_end = blocks[index]
-            rate, final_rate = schedule.advance(block_end - block_start)
+            spans = blocks[index]
+            block_words = sum(end - start for start, end in spans)
+            rate, final_rate = schedule.advance(block_words)
             # Another rank's block counts towards the learning rate all the same.
             if group is None or group.owns(index):
                 if group is not None and epoch == 0:
-                    group.trained.append((block_start, block_end))
+                    group.trained.extend(span for span in spans if span[0] < span[1])
                 block_number = epoch * len(blocks) + index
-                loss, pairs = trainer.train(block_start, block_end, block_number, rate, final_rate)
+                loss, pairs = trainer.train(spans, block_number, rate, final_rate)
                 tally.loss += loss
                 tally.pairs += pairs
             else:
@@ -236,7 +237,7 @@ def train_vectors(
             if sync is not None and group.round_ends(index, len(blocks)):
                 sync()
             check_diverged(matrices, loss, pairs, epoch, config)  # every block, before any save
-            bar.update(block_end - block_start)
+            bar.update(block_words)
             bar.set_postfix(lr=f"{final_rate:.5f}", loss=f"{tally.mean_loss:.4f}", refresh=False)
             epoch_ends = index + 1 == len(blocks)
             if epoch_ends:
