@@ -1014,8 +1014,8 @@ class ParallelSpans:
 
 # Lock-free threads on shared matrices (word2vec's, gensim's and fastText's design): every thread
 # trains its own part of a block (with --thread-regions, a span of its own region of the corpus)
-# straight into the one copy of the matrices, and draws its own random numbers (subsampling, windows, noise words) as it
-# goes.
+# straight into the one copy of the matrices, and draws its own random numbers (subsampling,
+# windows, noise words) as it goes.
 
 _GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -1342,11 +1342,11 @@ class SharedThreads:
     """Trains each block with all threads updating the one copy of the matrices, without locks.
 
     A block is one part a thread (w2v.training.blocks cuts them: `thread_parts`, or with
-    --thread-regions `corpus_blocks`); each thread subsamples, draws windows and noise words for its part with its own
-    generator, seeded by (seed, block number, thread), and trains it (`train_part`) while the
-    others do theirs. Memory is the matrices and each thread's draws for its part. One thread gives
-    the same vectors every run; with more, the order in which threads write a row varies, as in
-    word2vec.
+    --thread-regions `corpus_blocks`); each thread subsamples, draws windows and noise words for
+    its part with its own generator, seeded by (seed, block number, thread), and trains it
+    (`train_part`) while the others do theirs. Memory is the matrices and each thread's draws for
+    its part. One thread gives the same vectors every run; with more, the order in which threads
+    write a row varies, as in word2vec.
     """
 
     def __init__(
