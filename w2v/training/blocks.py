@@ -120,9 +120,8 @@ class BlockTrainer:
     - numba (the CPU default): `SharedThreads`, every thread updating the one copy of the
       matrices without locks (Hogwild, as word2vec C, gensim and fastText do), on its own part of
       the block (with --thread-regions, a span of its own region of the corpus: `corpus_blocks`),
-      with its own draws from a
-      generator seeded by the run's seed, the block and the thread. Memory is the matrices and
-      small buffers whatever the thread count.
+      with its own draws from a generator seeded by the run's seed, the block and the thread.
+      Memory is the matrices and small buffers whatever the thread count.
     - numba with `reproducible` and several threads: `ParallelSpans`, each thread training
       compact copies of the rows its share of a round touches, merged in a fixed order, so a seed
       and thread count always give the same bytes. One thread is reproducible either way.
@@ -216,7 +215,7 @@ class BlockTrainer:
         run's blocks over all epochs. Returns (loss sum, pairs or CBOW examples)."""
         if self.shared is not None:
             parts = [self._part(start, end) for start, end in spans]
-            if len(parts) < self.config.threads:
+            if self.streams == 1:  # one contiguous block, which the threads split
                 parts = thread_parts(*parts[0], self.config.threads)
             return self.shared.train_block(parts, block_number, rate, final_rate)
         ((start, end),) = spans
