@@ -3,9 +3,11 @@
 import itertools
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +15,11 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing
+from safetensors import safe_open
 
 import w2v
 from corpora import synthetic
+from w2v.training import checkpoint
 from w2v.training.distributed import Group, Sync, block_words
 from w2v.training.huffman import huffman_tree
 from w2v.training.merging import SATURATING_SIGHTS, agreed_change, row_frequencies
@@ -198,3 +202,93 @@ def test_two_ranks_train_disjoint_shares_and_match_one_process(tmp_path):
     assert two_ranks["accuracy"] >= one_rank["accuracy"] - 0.02
     # The same total work: the loss of the last epoch (all ranks' pairs together) is close.
     assert abs(log["epochs"][-1]["loss"] - one.history[-1].loss) < 0.05
+
+
+def torchrun(ranks: int, *arguments: str) -> list[str]:
+    """The command that trains with `ranks` gloo ranks on this machine, one thread each."""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(ranks),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        str(ROOT / "cli.py"),
+        "train",
+        *arguments,
+        "--threads",
+        "1",
+        "--no-plots",
+        "-q",
+    ]
+
+
+def kill_with_its_ranks(torchrun_pid: int) -> None:
+    """SIGKILL torchrun and its ranks, each of which torchrun starts in a session of its own."""
+    ranks = Path(f"/proc/{torchrun_pid}/task/{torchrun_pid}/children").read_text().split()
+    for pid in (torchrun_pid, *map(int, ranks)):
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_two_ranks_killed_mid_run_resume_to_the_uninterrupted_bytes(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    synthetic.write_corpus(corpus, n_sentences=25_000, seed=0)
+    settings = [str(corpus), "--dim", "30", "--epochs", "4", "--seed", "4", "--sync-every", "50000"]
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def train(ranks: int, *arguments: str) -> subprocess.CompletedProcess:
+        command = torchrun(ranks, *settings, *arguments)
+        return subprocess.run(
+            command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300
+        )
+
+    whole = train(2, "-o", "whole.bin")
+    assert whole.returncode == 0, whole.stderr
+
+    output, folder = tmp_path / "killed.bin", tmp_path / "killed.bin.checkpoint"
+    # A checkpoint at every sync; torchrun and its ranks killed at the first one found.
+    process = subprocess.Popen(
+        torchrun(2, *settings, "-o", str(output), "--checkpoint-every", "1e-9"),
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (folder / checkpoint.STATE).exists() and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert process.poll() is None, "training ended before its first checkpoint"
+    kill_with_its_ranks(process.pid)
+    process.wait()
+    time.sleep(1)  # nothing left to write the vectors
+    assert not output.exists()
+    saved = safe_open(folder / checkpoint.STATE, "pt")
+    position = json.loads(saved.metadata()["state"])
+    assert position["epoch"] < 4  # killed with epochs left to train
+    assert saved.get_tensor("generator").shape[0] == 2  # each rank's own
+
+    refused = train(3, "-o", str(output), "--resume", str(folder))
+    assert refused.returncode != 0 and not output.exists()
+    assert f"error: {folder}: checkpoint made by 2 rank(s), this run has 3" in refused.stderr
+
+    resumed = train(2, "-o", str(output), "--resume", str(folder))
+    assert resumed.returncode == 0, resumed.stderr
+    assert output.read_bytes() == (tmp_path / "whole.bin").read_bytes()
+    assert not folder.exists()
+    # Every epoch's loss, the interrupted one's too, is all ranks' pairs' as before (summed in
+    # another order: to the last bits).
+    whole_log, resumed_log = (
+        json.loads((tmp_path / f"{name}.log.json").read_text())["epochs"]
+        for name in ("whole", "killed")
+    )
+    assert [epoch["learning_rate"] for epoch in resumed_log] == [
+        epoch["learning_rate"] for epoch in whole_log
+    ]
+    assert [epoch["loss"] for epoch in resumed_log] == pytest.approx(
+        [epoch["loss"] for epoch in whole_log], rel=1e-12
+    )

@@ -11,16 +11,19 @@ the corpus files. The state part is one safetensors file, replaced whole at ever
     DIR/tokenizer.json       the tokenizer, mapping words to the vocabulary's ids
     DIR/corpus.json          {"format": "w2v-checkpoint", "version": 1, "config": TrainConfig,
                               "fingerprint": [[file, size, mtime_ns], ...], "raw_words": N,
-                              "block_words": words per block}
+                              "block_words": words per block, "ranks": torchrun ranks}
     DIR/state.safetensors    "input_vectors" (a subword model's with its bucket rows, written from
                              the training matrix itself, no copy), "output_vectors", "generator"
-                             (torch's uint8 state),
+                             (torch's uint8 state; of several ranks, one row each),
                              "inner_vectors" (hierarchical softmax's inner nodes) with --hs;
                              its metadata "state" is JSON: the next block (epoch, block), words_done,
                              the epoch's loss tallies and seconds so far, and the finished epochs
 
 The matrices and the position they belong to share one file, so every file under its real name
 belongs to one consistent checkpoint: a kill while checkpointing leaves the previous one in place.
+A run of several ranks (torchrun) saves right after a sync, when every rank holds the same
+matrices: rank 0 writes them with every rank's generator state and the ranks' summed loss tally,
+and on resuming every rank reads the folder (one host's, or a file system the hosts share).
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ POSITION = {
     "history": list,
 }
 HISTORY = ("epoch", "loss", "learning_rate", "words_per_second", "seconds")
-HEADER = {"config": dict, "fingerprint": list, "raw_words": int, "block_words": int}
+HEADER = {"config": dict, "fingerprint": list, "raw_words": int, "block_words": int, "ranks": int}
 SCAN_WORDS = 1 << 24  # ids checked at a time
 
 
@@ -141,6 +144,7 @@ def save_corpus(
     tokenizer: Tokenizer,
     corpus: EncodedCorpus,
     block_words: int,
+    ranks: int = 1,
 ) -> None:
     """Start a checkpoint folder: the encoded corpus, vocabulary and tokenizer, corpus.json last.
     A folder holding files that are not a checkpoint's (a model, the user's) is refused untouched:
@@ -177,6 +181,7 @@ def save_corpus(
         "fingerprint": corpus_fingerprint,
         "raw_words": corpus.raw_words,
         "block_words": block_words,
+        "ranks": ranks,
     }
     atomic_write(folder / CORPUS, (json.dumps(header, indent=2) + "\n").encode("utf-8"))
 
@@ -255,12 +260,22 @@ class FinishedRun:
 
 
 def load_corpus(
-    folder: Path, config: dict[str, Any], corpus_fingerprint: list[list[Any]], block_words: int
+    folder: Path,
+    config: dict[str, Any],
+    corpus_fingerprint: list[list[Any]],
+    block_words: int,
+    ranks: int = 1,
 ) -> tuple[Vocabulary, Tokenizer, EncodedCorpus]:
-    """The vocabulary, tokenizer and encoded corpus of a checkpoint made with these very settings
-    and corpus; ConfigError naming the first difference otherwise, FormatError naming the file
-    for anything a kernel could not train on safely (an id past the vocabulary, a bad count)."""
+    """The vocabulary, tokenizer and encoded corpus of a checkpoint made with these very settings,
+    corpus and number of ranks; ConfigError naming the first difference otherwise, FormatError
+    naming the file for anything a kernel could not train on safely (an id past the vocabulary, a
+    bad count)."""
     header = _read_header(folder)
+    if header["ranks"] != ranks:
+        raise ConfigError(
+            f"{folder}: checkpoint made by {header['ranks']} rank(s), this run has {ranks}: "
+            "resume with as many (torchrun --nproc_per_node and --nnodes)"
+        )
     for key, value in config.items():
         if header["config"].get(key) != value:
             raise ConfigError(
@@ -325,10 +340,13 @@ def save_state(folder: Path, state: TrainingState) -> None:
     write_tensors(folder / STATE, tensors, metadata={"state": json.dumps(position)})
 
 
-def load_state(folder: Path, config: Any, words: int, corpus_words: int) -> TrainingState:
+def load_state(
+    folder: Path, config: Any, words: int, corpus_words: int, ranks: int = 1
+) -> TrainingState:
     """The training state saved in `folder`, checked against the run's settings (`config`, a
-    TrainConfig), its vocabulary of `words` words and its corpus of `corpus_words` words, so that no kernel ever sees a matrix of the wrong shape or dtype: FormatError naming
-    the file otherwise."""
+    TrainConfig), its vocabulary of `words` words, its corpus of `corpus_words` words and its
+    `ranks`, so that no kernel ever sees a matrix of the wrong shape or dtype: FormatError naming
+    the file otherwise. Of several ranks, the generator state has a row for each."""
     path = folder / STATE
     if not path.is_file():
         raise ConfigError(
@@ -360,7 +378,11 @@ def load_state(folder: Path, config: Any, words: int, corpus_words: int) -> Trai
     try:
         if generator.dtype != torch.uint8:
             raise ValueError(f"{generator.dtype}, not uint8")
-        torch.Generator(device=config.resolved_device()).set_state(generator)
+        if ranks > 1 and (generator.dim() != 2 or len(generator) != ranks):
+            raise ValueError(f"shape {tuple(generator.shape)}, not a row for each of {ranks} ranks")
+        # A row of its own: set_state reads a view's storage from its start, past its end.
+        for state in generator if ranks > 1 else [generator]:
+            torch.Generator(device=config.resolved_device()).set_state(state.clone())
     except (RuntimeError, ValueError, TypeError) as error:
         raise FormatError(
             f"{path}: not a random generator state of this device ({error})"
@@ -423,6 +445,8 @@ def _read_header(folder: Path) -> dict[str, Any]:
         header = read_versioned_json(folder / CORPUS, FORMAT, VERSION, "w2v checkpoint")
     except FileNotFoundError:
         raise ConfigError(f"{folder}: not a w2v checkpoint folder (no {CORPUS})") from None
+    # Checkpoints from before ranks could save one were all made by one process.
+    header.setdefault("ranks", 1)
     for name, kind in HEADER.items():
         value = header.get(name)
         if isinstance(value, bool) or not isinstance(value, kind) or (kind is int and value < 0):

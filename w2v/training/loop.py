@@ -4,7 +4,7 @@ schedule, the ranks' syncs, the divergence check, checkpoints and progress, each
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from tqdm.auto import tqdm
@@ -137,17 +137,51 @@ def check_diverged(
 
 
 class Checkpoints:
-    """When to save the training state: at every epoch end and every `every_seconds`."""
+    """When to save the training state, at every epoch end and every `every_seconds`, and the
+    saving. Of several ranks, only right after a sync (their copies differ in between), when rank
+    0's clock says, and rank 0 alone writes, with every rank's generator and the summed tally."""
 
-    def __init__(self, plan: CheckpointPlan) -> None:
-        self.plan, self.last_saved = plan, time.perf_counter()
+    def __init__(
+        self, plan: CheckpointPlan, group: distributed.Group | None, device: torch.device
+    ) -> None:
+        self.plan, self.group, self.device = plan, group, device
+        self.last_saved = time.perf_counter()
 
-    def due(self, epoch_ends: bool) -> bool:
-        return epoch_ends or time.perf_counter() - self.last_saved >= self.plan.every_seconds
+    def due(self, epoch_ends: bool, synced: bool) -> bool:
+        due = epoch_ends or time.perf_counter() - self.last_saved >= self.plan.every_seconds
+        if self.group is None:
+            return due
+        return synced and distributed.rank_zero_says(due, self.device)
 
     def save(self, state: TrainingState) -> None:
-        checkpoint.save_state(self.plan.folder, state)
+        if self.group is not None:
+            generators = distributed.gather(self.group, state.generator_state)
+            loss, pairs = distributed.sum_tallies(state.epoch_loss, state.epoch_pairs, self.device)
+            state = replace(
+                state, generator_state=torch.stack(generators), epoch_loss=loss, epoch_pairs=pairs
+            )
+        if self.group is None or self.group.rank == 0:
+            checkpoint.save_state(self.plan.folder, state)
         self.last_saved = time.perf_counter()
+
+
+def block_size(config: TrainConfig, group: distributed.Group | None) -> int:
+    """Corpus words per block: BLOCK_WORDS for one process, a round's share for several ranks."""
+    if group is None:
+        return BLOCK_WORDS
+    return distributed.block_words(config.sync_every, group.world)
+
+
+def rank_share(resumed: TrainingState, group: distributed.Group) -> TrainingState:
+    """This rank's part of a checkpoint of several ranks: its own generator state, and the ranks'
+    summed tally carried by rank 0 alone, so that the epoch's sum over the ranks is still right."""
+    carried = group.rank == 0
+    return replace(
+        resumed,
+        generator_state=resumed.generator_state[group.rank].clone(),  # not a view: see load_state
+        epoch_loss=resumed.epoch_loss if carried else 0.0,
+        epoch_pairs=resumed.epoch_pairs if carried else 0,
+    )
 
 
 def train_vectors(
@@ -167,20 +201,21 @@ def train_vectors(
     it draws what the uninterrupted run would have drawn. From `initial` (input, output), training
     starts from those matrices (continued training). With `group` (several ranks), each rank
     trains the blocks it owns on its own copy with its own random stream, and the ranks merge their
-    changes after every round of blocks. For a subword model (`config.subword_spec()`) the input
+    changes after every round of blocks, and checkpoints are saved right after a merge (a resumed
+    state holds each rank's generator). For a subword model (`config.subword_spec()`) the input
     matrix returned is the whole of it, the words' rows then the bucket rows.
     """
     device = config.resolved_device()
     generator = torch.Generator(device=device).manual_seed(config.seed)
     tree = huffman_tree(vocabulary.counts) if config.hs else None
     matrices = start_matrices(len(vocabulary), config, generator, tree, initial, resumed)
+    if resumed is not None and group is not None:
+        resumed = rank_share(resumed, group)
     if resumed is not None:
         generator.set_state(resumed.generator_state)
     spec = config.subword_spec()
     subwords = None if spec is None else subword_rows(vocabulary.words, spec, len(vocabulary))
-    size_of_blocks = (
-        BLOCK_WORDS if group is None else distributed.block_words(config.sync_every, group.world)
-    )
+    size_of_blocks = block_size(config, group)
     sync, stream = None, config.seed
     if group is not None:
         # Same start on every rank (Sync broadcasts rank 0's), then a random stream per rank.
@@ -189,7 +224,8 @@ def train_vectors(
         )
         sync = distributed.Sync(matrices.all(), frequencies, size_of_blocks * group.world)
         stream = (config.seed << 16) + group.rank + 1
-        generator.manual_seed(stream)
+        if resumed is None:
+            generator.manual_seed(stream)
     trainer = BlockTrainer(
         config,
         corpus,
@@ -206,7 +242,7 @@ def train_vectors(
     total_words = config.epochs * len(corpus)
     schedule = Schedule(config, total_words, 0 if resumed is None else resumed.words_done)
     history = [] if resumed is None else [EpochRecord(**record) for record in resumed.history]
-    saver = None if checkpoints is None else Checkpoints(checkpoints)
+    saver = None if checkpoints is None else Checkpoints(checkpoints, group, device)
     bar = tqdm(
         total=total_words,
         initial=schedule.words_done,
@@ -234,7 +270,8 @@ def train_vectors(
                 tally.pairs += pairs
             else:
                 loss, pairs = 0.0, 0
-            if sync is not None and group.round_ends(index, len(blocks)):
+            synced = sync is not None and group.round_ends(index, len(blocks))
+            if synced:
                 sync()
             check_diverged(matrices, loss, pairs, epoch, config)  # every block, before any save
             bar.update(block_words)
@@ -256,15 +293,16 @@ def train_vectors(
                         f"epoch {epoch + 1}/{config.epochs}: mean loss {tally.mean_loss:.4f} "
                         f"over {tally.pairs:,} pairs"
                     )
-            if saver is not None and saver.due(epoch_ends):
+            if saver is not None and saver.due(epoch_ends, synced):
+                # After an epoch's end its tally is spent: the next epoch starts a new one.
                 next_epoch, next_block = (epoch + 1, 0) if epoch_ends else (epoch, index + 1)
                 saver.save(
                     TrainingState(
                         next_epoch,
                         next_block,
                         schedule.words_done,
-                        tally.loss,
-                        tally.pairs,
+                        0.0 if epoch_ends else tally.loss,
+                        0 if epoch_ends else tally.pairs,
                         time.perf_counter() - tally.started,
                         matrices.input,
                         matrices.output,

@@ -12,7 +12,6 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from w2v.errors import ConfigError
 from w2v.text.corpus import Source
 from w2v.text.encode import EncodedCorpus, encode_corpus
 from w2v.text.phrases import write_phrases
@@ -20,11 +19,10 @@ from w2v.text.subwords import SubwordSpec, composed_vectors, subword_rows
 from w2v.text.tokenizer import make_tokenizer
 from w2v.text.vocab import Vocabulary
 from w2v.training import checkpoint, distributed
-from w2v.training.blocks import BLOCK_WORDS
 from w2v.training.checkpoint import CheckpointPlan, FinishedRun
 from w2v.training.config import TrainConfig
 from w2v.training.continued import InitialModel
-from w2v.training.loop import EpochRecord, train_vectors
+from w2v.training.loop import EpochRecord, block_size, train_vectors
 
 
 @dataclass
@@ -67,9 +65,8 @@ def run_training(
     config.validate()
     if initial is not None:
         initial.check(config)
-    if checkpoints is not None and distributed.world_size() > 1:
-        raise ConfigError("checkpoints are not supported with several ranks (torchrun) yet")
     group = distributed.setup(config.resolved_device())
+    ranks, size_of_blocks = 1 if group is None else group.world, block_size(config, group)
     progress = progress and (group is None or group.rank == 0)
     start = time.perf_counter()
     settings, corpus_fingerprint = asdict(config), checkpoint.fingerprint(sources)
@@ -77,10 +74,10 @@ def run_training(
     with tempfile.TemporaryDirectory(prefix="w2v-") as work_dir:
         if checkpoints is not None and checkpoints.resume:
             vocabulary, tokenizer, corpus = checkpoint.load_corpus(
-                checkpoints.folder, settings, corpus_fingerprint, BLOCK_WORDS
+                checkpoints.folder, settings, corpus_fingerprint, size_of_blocks, ranks
             )
             resumed = checkpoint.load_state(
-                checkpoints.folder, config, len(vocabulary), len(corpus)
+                checkpoints.folder, config, len(vocabulary), len(corpus), ranks
             )
         else:
             vocabulary, tokenizer, corpus = encode_text(
@@ -90,7 +87,7 @@ def run_training(
                 distributed.check_same(
                     group, (vocabulary.words, corpus.raw_words, len(corpus)), "the corpus"
                 )
-            if checkpoints is not None:
+            if checkpoints is not None and distributed.is_writer():
                 checkpoint.save_corpus(
                     checkpoints.folder,
                     settings,
@@ -98,7 +95,8 @@ def run_training(
                     vocabulary,
                     tokenizer,
                     corpus,
-                    BLOCK_WORDS,
+                    size_of_blocks,
+                    ranks,
                 )
         encoded = time.perf_counter()
         start_from = (
@@ -136,7 +134,7 @@ def run_training(
                 vocabulary,
                 tokenizer,
                 corpus,
-                BLOCK_WORDS,
+                size_of_blocks,
                 replace(
                     state,
                     input_vectors=input_vectors,
@@ -171,7 +169,8 @@ def run_training(
             "world_size": group.world,
             "sync_every": config.sync_every,
             "block_words": distributed.block_words(config.sync_every, group.world),
-            # Each rank's own account of the blocks (token spans) it trained in the first epoch.
+            # Each rank's own account of the blocks (token spans) it trained in the first epoch
+            # (resumed within it, those since the checkpoint; past it, none).
             "blocks_by_rank": distributed.gather(group, group.trained),
         }
         distributed.close(group)
