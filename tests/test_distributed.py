@@ -118,34 +118,38 @@ def write_corpus_with_a_rank_one_word(path: Path) -> list[int]:
     return offsets
 
 
-def test_two_ranks_train_disjoint_shares_and_match_one_process(tmp_path):
-    corpus, questions = tmp_path / "corpus.txt", tmp_path / "questions.txt"
-    zebras = write_corpus_with_a_rank_one_word(corpus)
-    synthetic.write_questions(questions)
-    output = tmp_path / "out" / "vectors.bin"
-    output.parent.mkdir()
-    settings = ["--dim", "50", "--threads", "1", "--seed", "3"]
-    command = [
+def torchrun(ranks: int, *arguments: str) -> list[str]:
+    """The command that trains with `ranks` gloo ranks on this machine, one thread each."""
+    return [
         sys.executable,
         "-m",
         "torch.distributed.run",
         "--nproc_per_node",
-        "2",
+        str(ranks),
         "--master_addr",
         "127.0.0.1",
         "--master_port",
         str(_free_port()),
         str(ROOT / "cli.py"),
         "train",
-        str(corpus),
-        "-o",
-        str(output),
-        "--sync-every",
-        "50000",  # the corpus is 312k words: 13 blocks of 25k (rank 1: the odd ones), 7 syncs an epoch
+        *arguments,
+        "--threads",
+        "1",
         "--no-plots",
         "-q",
-        *settings,
     ]
+
+
+def test_two_ranks_train_disjoint_shares_and_match_one_process(tmp_path):
+    corpus, questions = tmp_path / "corpus.txt", tmp_path / "questions.txt"
+    zebras = write_corpus_with_a_rank_one_word(corpus)
+    synthetic.write_questions(questions)
+    output = tmp_path / "out" / "vectors.bin"
+    output.parent.mkdir()
+    # The corpus is 312k words: 13 blocks of 25k (rank 1: the odd ones), 7 syncs an epoch.
+    command = torchrun(
+        2, str(corpus), "-o", str(output), "--sync-every", "50000", "--dim", "50", "--seed", "3"
+    )
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600
@@ -202,28 +206,6 @@ def test_two_ranks_train_disjoint_shares_and_match_one_process(tmp_path):
     assert two_ranks["accuracy"] >= one_rank["accuracy"] - 0.02
     # The same total work: the loss of the last epoch (all ranks' pairs together) is close.
     assert abs(log["epochs"][-1]["loss"] - one.history[-1].loss) < 0.05
-
-
-def torchrun(ranks: int, *arguments: str) -> list[str]:
-    """The command that trains with `ranks` gloo ranks on this machine, one thread each."""
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        str(ranks),
-        "--master_addr",
-        "127.0.0.1",
-        "--master_port",
-        str(_free_port()),
-        str(ROOT / "cli.py"),
-        "train",
-        *arguments,
-        "--threads",
-        "1",
-        "--no-plots",
-        "-q",
-    ]
 
 
 def kill_with_its_ranks(torchrun_pid: int) -> None:
