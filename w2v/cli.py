@@ -301,8 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument(
         "--resume",
         metavar="DIR",
-        help="go on from the checkpoint in DIR, with the same corpus and settings as the run that "
-        "saved it; on CPU the vectors come out byte-identical to an uninterrupted run's",
+        help="go on from the checkpoint in DIR, with the same corpus, settings and number of "
+        "torchrun ranks as the run that saved it; on CPU with --threads 1 or --reproducible the "
+        "vectors come out byte-identical to an uninterrupted run's",
     )
     train_parser.add_argument(
         "--init",
