@@ -6,6 +6,7 @@ import torch
 
 import w2v
 from corpora import synthetic
+from w2v.cli import TRAIN_SETTINGS, build_parser
 from w2v.query.evaluate import evaluate_analogies
 
 
@@ -36,6 +37,24 @@ def test_sixteen_threads_learn_what_one_thread_learns(corpus, model, least):
 def test_threads_on_their_own_regions_of_the_corpus_learn_what_one_thread_learns(corpus):
     # 16 regions of the 15,000 sentences, every block a span of each.
     assert accuracy(corpus, 16, thread_regions=True) > accuracy(corpus, 1) - 0.07
+
+
+@pytest.mark.parametrize(
+    ("options", "regions"),
+    [
+        ([], False),  # the word model: split blocks
+        (["--subwords"], True),  # n-grams: each thread its own region, as fastText's
+        (["--subwords", "--maxn", "0"], False),  # --subwords without n-grams is the word model
+        (["--subwords", "--no-thread-regions"], False),
+        (["--thread-regions"], True),
+    ],
+)
+def test_threads_read_their_own_regions_by_default_with_subwords(options, regions):
+    args = build_parser().parse_args(["train", "corpus.txt", *options])
+    given = {name: getattr(args, name) for name in TRAIN_SETTINGS if hasattr(args, name)}
+    config = w2v.TrainConfig(**given)
+    config.validate()
+    assert config.thread_regions is regions
 
 
 def test_hierarchical_softmax_with_sixteen_threads(corpus):

@@ -227,7 +227,10 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
         flag = meta.get("flag", "--" + setting.name.replace("_", "-"))
         default = getattr(defaults, setting.name)
         options: dict = {"dest": setting.name, "default": argparse.SUPPRESS}
-        if isinstance(default, bool):
+        if str(setting.type) == "bool | None":  # resolved from other settings unless given
+            options["action"] = argparse.BooleanOptionalAction
+            options["help"] = meta["help"]
+        elif isinstance(default, bool):
             options["action"] = "store_false" if default else "store_true"
             options["help"] = meta["help"]
         else:

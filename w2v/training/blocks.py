@@ -96,8 +96,10 @@ def corpus_blocks(
     corpus at the same time, as word2vec C's, gensim's and fastText's threads do (each reads on
     from its own offset in the file). Measured on wiki17m with --subwords, 5 epochs, 2 threads,
     medians of seeds 1 to 5, split blocks against regions: WordSim-353 relatedness .516 / .526,
-    MTurk-771 .512 / .525, but the syntactic analogies .681 / .677, WordSim-353 .572 / .566,
-    SimLex-999 .267 / .262 (the README has the table), so regions are not the default.
+    MTurk-771 .512 / .525 (fastText .525, .523), the syntactic analogies .681 / .677, WordSim-353
+    .572 / .566, SimLex-999 .267 / .262 (fastText .681, .566, .265); seeds 6 and 7 put the regions
+    ahead on nine sets of ten (the README has the tables). So regions are the default with
+    subwords; the word model keeps split blocks, where regions cost Google analogies and SimLex.
     """
     total = int(sentence_ends[-1])
     regions = part_bounds(total, sentence_ends, streams)

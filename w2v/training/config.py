@@ -49,6 +49,7 @@ KINDS = {
     "float": ((numbers.Real,), "a number"),
     "float | None": ((numbers.Real, type(None)), "a number or null"),
     "bool": ((bool,), "true or false"),
+    "bool | None": ((bool, type(None)), "true, false or null"),
     "str": ((str,), "a string"),
 }
 
@@ -117,12 +118,13 @@ class TrainConfig:
         "thread trains copies of just the rows its share of a round touches, merged in a fixed "
         "order (one thread is reproducible without it)",
     )
-    thread_regions: bool = setting(
-        False,
+    thread_regions: bool | None = setting(
+        None,
         "with --threads above 1, each thread reads its own region of the corpus (thread t from t/N "
-        "of the way in), as word2vec C, gensim and fastText do, instead of its part of each block; "
-        "measured on wiki17m with --subwords, the relatedness sets gain about 0.01 and the "
-        "syntactic analogies, WordSim-353 and SimLex-999 lose about 0.005 (README)",
+        "of the way in), as word2vec C, gensim and fastText do, instead of its part of each block "
+        "(default: on with --subwords, where it lifts the relatedness sets about 0.01 to "
+        "fastText's; off for the word model, where it costs the Google analogies and SimLex-999 "
+        "about 0.005; README)",
     )
     pair_noise: bool = setting(
         True,
@@ -181,9 +183,11 @@ class TrainConfig:
         # Resolved here, not left None, so that a saved config says the rate and noise it ran with.
         if self.alpha is None:
             self.alpha = CBOW_ALPHA if self.model == "cbow" else SKIPGRAM_ALPHA
+        subwords = self.subword_spec() is not None
         if self.noise_power is None:
-            subwords = self.subword_spec() is not None
             self.noise_power = SUBWORD_NOISE_POWER if subwords else WORD_NOISE_POWER
+        if self.thread_regions is None:
+            self.thread_regions = subwords
 
     def validate(self) -> None:
         """Raise ConfigError naming the first setting that is of the wrong type or out of range."""
