@@ -66,7 +66,8 @@ def run_training(
     if initial is not None:
         initial.check(config)
     group = distributed.setup(config.resolved_device())
-    ranks, size_of_blocks = 1 if group is None else group.world, block_size(config, group)
+    ranks = 1 if group is None else group.world
+    size_of_blocks = block_size(config, group)
     progress = progress and (group is None or group.rank == 0)
     start = time.perf_counter()
     settings, corpus_fingerprint = asdict(config), checkpoint.fingerprint(sources)
@@ -168,7 +169,7 @@ def run_training(
         result.distributed = {
             "world_size": group.world,
             "sync_every": config.sync_every,
-            "block_words": distributed.block_words(config.sync_every, group.world),
+            "block_words": size_of_blocks,
             # Each rank's own account of the blocks (token spans) it trained in the first epoch
             # (resumed within it, those since the checkpoint; past it, none).
             "blocks_by_rank": distributed.gather(group, group.trained),
