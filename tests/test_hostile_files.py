@@ -102,6 +102,18 @@ CHECKPOINTS = {
         lambda f: rewrite_state(f, lambda t: t.update(generator=t["generator"].float())),
         "not a random generator state",
     ),
+    "generators of two ranks": (
+        lambda f: rewrite_state(f, lambda t: t.update(generator=t["generator"].repeat(2, 1))),
+        "not a random generator state",
+    ),
+    "made by two ranks": (
+        lambda f: edit_json(f / checkpoint.CORPUS, lambda c: c.update(ranks=2)),
+        "checkpoint made by 2 rank(s), this run has 1",
+    ),
+    "ranks as text": (
+        lambda f: edit_json(f / checkpoint.CORPUS, lambda c: c.update(ranks="1")),
+        "'ranks' is missing, or not a whole number of 0 or more",
+    ),
     "extra metadata key": (lambda f: rewrite_state(f, metadata={"evil": "1"}), "metadata"),
     "extra position key": (
         lambda f: rewrite_state(f, position=lambda p: p.update(x=1)),

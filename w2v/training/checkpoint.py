@@ -79,6 +79,7 @@ POSITION = {
 }
 HISTORY = ("epoch", "loss", "learning_rate", "words_per_second", "seconds")
 HEADER = {"config": dict, "fingerprint": list, "raw_words": int, "block_words": int, "ranks": int}
+KIND_NAMES = {dict: "an object", list: "a list", int: "a whole number of 0 or more"}
 SCAN_WORDS = 1 << 24  # ids checked at a time
 
 
@@ -450,7 +451,5 @@ def _read_header(folder: Path) -> dict[str, Any]:
     for name, kind in HEADER.items():
         value = header.get(name)
         if isinstance(value, bool) or not isinstance(value, kind) or (kind is int and value < 0):
-            raise FormatError(
-                f"{folder / CORPUS}: '{name}' is missing, or not a {kind.__name__} (0 or more)"
-            )
+            raise FormatError(f"{folder / CORPUS}: '{name}' is missing, or not {KIND_NAMES[kind]}")
     return header
