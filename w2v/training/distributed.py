@@ -94,13 +94,6 @@ def gather(group: Group, value: Any) -> list[Any]:
     return gathered
 
 
-def rank_zero_says(flag: bool, device: torch.device) -> bool:
-    """Rank 0's `flag`, on every rank: for what its clock alone decides, as when to checkpoint."""
-    value = torch.tensor([float(flag)], device=device)
-    dist.broadcast(value, src=0)
-    return bool(value.item())
-
-
 def check_same(group: Group, value: Any, what: str) -> None:
     """Raise ConfigError unless every rank has the same `value` (the ranks encode on their own)."""
     values = gather(group, value)

@@ -151,7 +151,8 @@ class Checkpoints:
         due = epoch_ends or time.perf_counter() - self.last_saved >= self.plan.every_seconds
         if self.group is None:
             return due
-        return synced and distributed.rank_zero_says(due, self.device)
+        # Rank 0's clock decides for all.
+        return synced and distributed.gather(self.group, due)[0]
 
     def save(self, state: TrainingState) -> None:
         if self.group is not None:
