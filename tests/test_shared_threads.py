@@ -167,20 +167,31 @@ def test_train_part_is_its_draws_then_the_span():
         np.testing.assert_array_equal(a, b)
 
 
-def test_one_pair_update_is_train_targets_with_one_source():
+@pytest.mark.parametrize(
+    "target_rows",
+    [
+        [4, 17, 3, 17, 25, 9],  # row 17 twice in the first group of four: one pass for both
+        [4, 17, 3, 9, 25, 17],  # in the first group and the pair after it: the phased loop
+        [4, 17, 3, 9, 25, 11, 6],  # distinct: groups of four, two and one
+    ],
+)
+def test_one_pair_update_is_train_targets_with_one_source(target_rows):
     rng = np.random.default_rng(8)
     dim, rows, rate = 13, 30, 0.1
     matrix = rng.standard_normal((rows, dim)).astype(np.float32)
     source = rng.standard_normal(dim).astype(np.float32)
-    # A repeated target row too: both see the row as it was, and both updates land.
-    target_rows = np.array([4, 17, 3, 17, 25, 9], np.int64)
-    labels = np.array([1, 0, 0, 0, 0, 0], np.float32)
+    # Repeated target rows see the row as it was, and both updates land.
+    target_rows = np.array(target_rows, np.int64)
+    targets = len(target_rows)
+    labels = np.array([1] + [0] * (targets - 1), np.float32)
     mine, update = matrix.copy(), np.zeros(dim, np.float32)
-    loss = _train_pair(source, mine, target_rows, labels, 6, rate, np.zeros(8, np.float32), update)
+    loss = _train_pair(
+        source, mine, target_rows, labels, targets, rate, np.zeros(8, np.float32), update, False
+    )
     theirs, updates = matrix.copy(), np.zeros((1, dim), np.float32)
     gradients, zero = np.zeros((8, 4), np.float32), np.zeros(dim, np.float32)
     expected = _train_targets(
-        source[None], 1, theirs, target_rows, labels, 6, rate, gradients, updates, zero
+        source[None], 1, theirs, target_rows, labels, targets, rate, gradients, updates, zero
     )
     assert loss == pytest.approx(expected, rel=1e-6)
     np.testing.assert_allclose(update, updates[0], atol=1e-6)

@@ -487,8 +487,8 @@ def train_span_cbow_hs(
     span = max(last - first, 1)
     widest = int(reach.max()) if len(reach) else 0
     workspace = _workspace(reach, noise, lengths, dim)
-    context_rows, sources, updates = workspace[0], workspace[1], workspace[2]
-    hidden, error = sources[0], updates[0]
+    context_rows, hidden, error = workspace[0], workspace[1][0], workspace[2][0]
+    target_rows, labels, gradients = workspace[3], workspace[4], workspace[5][:, 0].copy()
     loss = 0.0
     examples = 0
     for centre in range(first, last):
@@ -509,19 +509,34 @@ def train_span_cbow_hs(
             scale = np.float32(1.0 / contexts)
             for d in range(dim):
                 hidden[d] *= scale
-        loss += _train_centre(
-            words[centre],
-            noise[centre],
-            sources,
-            1,
-            output_vectors,
-            inner_vectors,
-            codes,
-            points,
-            lengths,
-            rate,
-            workspace,
-        )
+        # One source: the pair loop, which does not pad it to four.
+        word = words[centre]
+        if len(lengths):
+            targets = _path_targets(word, codes, points, lengths, target_rows, labels)
+            loss += _train_pair(
+                hidden,
+                inner_vectors,
+                target_rows,
+                labels,
+                targets,
+                rate,
+                gradients,
+                error,
+                distinct=True,
+            )
+        if noise.shape[1]:
+            targets = _noise_targets(word, noise[centre], target_rows, labels)
+            loss += _train_pair(
+                hidden,
+                output_vectors,
+                target_rows,
+                labels,
+                targets,
+                rate,
+                gradients,
+                error,
+                distinct=False,
+            )
         share = np.float32(1.0 if mean else 1.0 / contexts)
         for context in range(contexts):
             row = input_vectors[context_rows[context]]
@@ -1114,7 +1129,46 @@ def draw_part(
 
 
 @numba.njit(inline="always", **COMPILE)
-def _train_pair(
+def _step4(
+    source: np.ndarray,
+    update: np.ndarray,
+    g0: float,
+    a: np.ndarray,
+    g1: float,
+    b: np.ndarray,
+    g2: float,
+    c: np.ndarray,
+    g3: float,
+    e: np.ndarray,
+) -> None:
+    """update += g0 * a + ... + g3 * e from the rows as they are, then each row += its g * source:
+    one pass over the four rows for both updates."""
+    for d in range(len(source)):
+        value = source[d]
+        update[d] += g0 * a[d] + g1 * b[d] + g2 * c[d] + g3 * e[d]
+        a[d] += g0 * value
+        b[d] += g1 * value
+        c[d] += g2 * value
+        e[d] += g3 * value
+
+
+@numba.njit(inline="always", **COMPILE)
+def _repeats_across_groups(target_rows: np.ndarray, targets: int) -> bool:
+    """Whether a target row comes again in a later group of `_train_pair` (four at a time, then
+    two, then one), where the groups' one-pass updates would let it see an earlier use's update."""
+    start = 0
+    while start < targets:
+        size = GROUP if targets - start >= GROUP else (2 if targets - start >= 2 else 1)
+        for later in range(start + size, targets):
+            for earlier in range(start, start + size):
+                if target_rows[later] == target_rows[earlier]:
+                    return True
+        start += size
+    return False
+
+
+@numba.njit(inline="always", **COMPILE)
+def _train_pair_in_phases(
     source: np.ndarray,
     matrix: np.ndarray,
     target_rows: np.ndarray,
@@ -1124,41 +1178,88 @@ def _train_pair(
     gradients: np.ndarray,
     update: np.ndarray,
 ) -> float:
-    """`_train_targets` for one source row: the same scores, loss and updates (every score and
-    the source's update from the target rows as they are, then the targets' updates), without
-    its padding to four sources, which would quadruple the work on the targets' rows."""
+    """`_train_pair` one target at a time: every score and the source's update, then the rows'."""
     loss = 0.0
     product = 1.0
-    dim = len(source)
-    for group in range(0, targets, GROUP):
-        a = matrix[target_rows[group]]
-        b = matrix[target_rows[min(group + 1, targets - 1)]]
-        c = matrix[target_rows[min(group + 2, targets - 1)]]
-        e = matrix[target_rows[min(group + 3, targets - 1)]]
-        scores = _dot4(source, a, b, c, e)
-        for member in range(GROUP):
-            target = group + member
-            if target >= targets:
-                gradients[target] = 0.0
-                continue
-            gradient, loss, product = _pair_gradient(
-                scores[member], labels[target], rate, loss, product
-            )
-            gradients[target] = gradient
-        _axpy4(
-            update,
-            gradients[group],
-            a,
-            gradients[group + 1],
-            b,
-            gradients[group + 2],
-            c,
-            gradients[group + 3],
-            e,
-        )
+    for target in range(targets):
+        row = matrix[target_rows[target]]
+        score = np.float32(0.0)
+        for d in range(len(source)):
+            score += source[d] * row[d]
+        gradient, loss, product = _pair_gradient(score, labels[target], rate, loss, product)
+        gradients[target] = gradient
+        for d in range(len(source)):
+            update[d] += gradient * row[d]
     for target in range(targets):
         row, gradient = matrix[target_rows[target]], gradients[target]
-        for d in range(dim):
+        for d in range(len(source)):
+            row[d] += gradient * source[d]
+    return loss - math.log(product)
+
+
+@numba.njit(inline="always", **COMPILE)
+def _train_pair(
+    source: np.ndarray,
+    matrix: np.ndarray,
+    target_rows: np.ndarray,
+    labels: np.ndarray,
+    targets: int,
+    rate: float,
+    gradients: np.ndarray,
+    update: np.ndarray,
+    distinct: bool,
+) -> float:
+    """`_train_targets` for one source row: the same scores, loss and updates (every score and
+    the source's update from the target rows as they are, then the targets' updates), without
+    its padding to four sources, which would quadruple the work on the targets' rows. Returns the
+    loss, the sum of -log sigmoid(+-score).
+
+    Targets go four at a time, then a last two together and a last one alone, each group in two
+    passes: its scores, then one pass over its rows for both updates. That is the same as
+    scoring all first as long as no row comes again in a later group, which `distinct` (a
+    Huffman path's nodes) promises or a check makes sure of; a noise word drawn twice across
+    groups, rare, takes `_train_pair_in_phases`."""
+    if not distinct and _repeats_across_groups(target_rows, targets):
+        return _train_pair_in_phases(
+            source, matrix, target_rows, labels, targets, rate, gradients, update
+        )
+    loss = 0.0
+    product = 1.0
+    whole = targets - targets % GROUP
+    for group in range(0, whole, GROUP):
+        a = matrix[target_rows[group]]
+        b = matrix[target_rows[group + 1]]
+        c = matrix[target_rows[group + 2]]
+        e = matrix[target_rows[group + 3]]
+        scores = _dot4(source, a, b, c, e)
+        for member in range(GROUP):
+            gradients[member], loss, product = _pair_gradient(
+                scores[member], labels[group + member], rate, loss, product
+            )
+        _step4(source, update, gradients[0], a, gradients[1], b, gradients[2], c, gradients[3], e)
+    if targets - whole >= 2:
+        a = matrix[target_rows[whole]]
+        b = matrix[target_rows[whole + 1]]
+        s0 = s1 = np.float32(0.0)
+        for d in range(len(source)):
+            s0 += source[d] * a[d]
+            s1 += source[d] * b[d]
+        g0, loss, product = _pair_gradient(s0, labels[whole], rate, loss, product)
+        g1, loss, product = _pair_gradient(s1, labels[whole + 1], rate, loss, product)
+        for d in range(len(source)):
+            value = source[d]
+            update[d] += g0 * a[d] + g1 * b[d]
+            a[d] += g0 * value
+            b[d] += g1 * value
+        whole += 2
+    if whole < targets:
+        row = matrix[target_rows[whole]]
+        score = np.float32(0.0)
+        for d in range(len(source)):
+            score += source[d] * row[d]
+        gradient, loss, product = _pair_gradient(score, labels[whole], rate, loss, product)
+        for d in range(len(source)):
+            update[d] += gradient * row[d]
             row[d] += gradient * source[d]
     return loss - math.log(product)
 
@@ -1197,7 +1298,7 @@ def train_span_fresh_noise(
         workspace[3],
         workspace[4],
     )
-    update, pair_gradients = updates[0], np.zeros(len(workspace[5]), np.float32)
+    update, pair_gradients = updates[0], workspace[5][:, 0].copy()
     # Noise words come from one stream, drawn a chunk ahead, so the rows of the pairs to come can
     # be prefetched; the stream is the same whatever the chunk, so is the result.
     stream = np.empty(max(NOISE_CHUNK * negative, 1), np.int64)
@@ -1232,6 +1333,7 @@ def train_span_fresh_noise(
                     rate,
                     pair_gradients,
                     update,
+                    distinct=True,
                 )
             if negative:
                 if taken + negative > len(stream):
@@ -1254,6 +1356,7 @@ def train_span_fresh_noise(
                     rate,
                     pair_gradients,
                     update,
+                    distinct=False,
                 )
             for d in range(dim):
                 source[d] += update[d]
@@ -1531,7 +1634,7 @@ def train_span_subwords(
     most = max(max(noise.shape[1], fresh_negative) + 1, int(lengths.max()) if len(lengths) else 0)
     target_rows = np.empty(most, np.int64)
     labels = np.empty(most, np.float32)
-    gradients = np.zeros(-(-most // GROUP) * GROUP, np.float32)
+    gradients = np.zeros(max(most, GROUP), np.float32)
     hidden = np.empty(dim, np.float32)
     pair_update = np.empty(dim, np.float32)
     total = np.empty(dim, np.float32)
@@ -1573,6 +1676,7 @@ def train_span_subwords(
                     rate,
                     gradients,
                     pair_update,
+                    distinct=True,
                 )
             if fresh_negative:
                 for negative in range(fresh_negative):
@@ -1592,6 +1696,7 @@ def train_span_subwords(
                     rate,
                     gradients,
                     pair_update,
+                    distinct=False,
                 )
             for d in range(dim):
                 hidden[d] += pair_update[d]
@@ -1631,7 +1736,7 @@ def train_span_cbow_subwords(
     most = max(noise.shape[1] + 1, int(lengths.max()) if len(lengths) else 0)
     target_rows = np.empty(most, np.int64)
     labels = np.empty(most, np.float32)
-    gradients = np.zeros(-(-most // GROUP) * GROUP, np.float32)
+    gradients = np.zeros(max(most, GROUP), np.float32)
     hidden = np.empty(dim, np.float32)
     error = np.empty(dim, np.float32)
     loss = 0.0
@@ -1660,12 +1765,28 @@ def train_span_cbow_subwords(
         if len(lengths):
             targets = _path_targets(word, codes, points, lengths, target_rows, labels)
             loss += _train_pair(
-                hidden, inner_vectors, target_rows, labels, targets, rate, gradients, error
+                hidden,
+                inner_vectors,
+                target_rows,
+                labels,
+                targets,
+                rate,
+                gradients,
+                error,
+                distinct=True,
             )
         if noise.shape[1]:
             targets = _noise_targets(word, noise[centre], target_rows, labels)
             loss += _train_pair(
-                hidden, output_vectors, target_rows, labels, targets, rate, gradients, error
+                hidden,
+                output_vectors,
+                target_rows,
+                labels,
+                targets,
+                rate,
+                gradients,
+                error,
+                distinct=False,
             )
         for position in range(low, high):
             if position != centre and sentences[position] == sentences[centre]:
