@@ -489,6 +489,7 @@ def train_span_cbow_hs(
     workspace = _workspace(reach, noise, lengths, dim)
     context_rows, hidden, error = workspace[0], workspace[1][0], workspace[2][0]
     target_rows, labels, gradients = workspace[3], workspace[4], workspace[5][:, 0].copy()
+    tree, pair = (codes, points, lengths), (target_rows, labels, gradients, error)
     loss = 0.0
     examples = 0
     for centre in range(first, last):
@@ -510,33 +511,9 @@ def train_span_cbow_hs(
             for d in range(dim):
                 hidden[d] *= scale
         # One source: the pair loop, which does not pad it to four.
-        word = words[centre]
-        if len(lengths):
-            targets = _path_targets(word, codes, points, lengths, target_rows, labels)
-            loss += _train_pair(
-                hidden,
-                inner_vectors,
-                target_rows,
-                labels,
-                targets,
-                rate,
-                gradients,
-                error,
-                distinct=True,
-            )
-        if noise.shape[1]:
-            targets = _noise_targets(word, noise[centre], target_rows, labels)
-            loss += _train_pair(
-                hidden,
-                output_vectors,
-                target_rows,
-                labels,
-                targets,
-                rate,
-                gradients,
-                error,
-                distinct=False,
-            )
+        loss += _train_hidden(
+            hidden, words[centre], noise[centre], output_vectors, inner_vectors, tree, rate, pair
+        )
         share = np.float32(1.0 if mean else 1.0 / contexts)
         for context in range(contexts):
             row = input_vectors[context_rows[context]]
@@ -1264,6 +1241,53 @@ def _train_pair(
     return loss - math.log(product)
 
 
+@numba.njit(inline="always", **COMPILE)
+def _train_hidden(
+    hidden: np.ndarray,
+    word: int,
+    centre_noise: np.ndarray,
+    output_vectors: np.ndarray,
+    inner_vectors: np.ndarray,
+    tree: tuple,
+    rate: float,
+    pair: tuple,
+) -> float:
+    """CBOW's step: `hidden`, the context words' mean or sum, predicts `word` through its Huffman
+    path when there is a tree and against `centre_noise` when it has words; the error to hand
+    back to the context rows is added to pair's `error`. `tree` is (codes, points, lengths),
+    `pair` the buffers (target_rows, labels, gradients, error). Returns the loss."""
+    codes, points, lengths = tree
+    target_rows, labels, gradients, error = pair
+    loss = 0.0
+    if len(lengths):
+        targets = _path_targets(word, codes, points, lengths, target_rows, labels)
+        loss += _train_pair(
+            hidden,
+            inner_vectors,
+            target_rows,
+            labels,
+            targets,
+            rate,
+            gradients,
+            error,
+            distinct=True,
+        )
+    if len(centre_noise):
+        targets = _noise_targets(word, centre_noise, target_rows, labels)
+        loss += _train_pair(
+            hidden,
+            output_vectors,
+            target_rows,
+            labels,
+            targets,
+            rate,
+            gradients,
+            error,
+            distinct=False,
+        )
+    return loss
+
+
 @numba.njit(**COMPILE)
 def train_span_fresh_noise(
     input_vectors: np.ndarray,
@@ -1739,6 +1763,7 @@ def train_span_cbow_subwords(
     gradients = np.zeros(max(most, GROUP), np.float32)
     hidden = np.empty(dim, np.float32)
     error = np.empty(dim, np.float32)
+    tree, pair = (codes, points, lengths), (target_rows, labels, gradients, error)
     loss = 0.0
     examples = 0
     for centre in range(first, last):
@@ -1761,33 +1786,9 @@ def train_span_cbow_subwords(
         scale = np.float32(1.0 / count)
         for d in range(dim):
             hidden[d] *= scale
-        word = words[centre]
-        if len(lengths):
-            targets = _path_targets(word, codes, points, lengths, target_rows, labels)
-            loss += _train_pair(
-                hidden,
-                inner_vectors,
-                target_rows,
-                labels,
-                targets,
-                rate,
-                gradients,
-                error,
-                distinct=True,
-            )
-        if noise.shape[1]:
-            targets = _noise_targets(word, noise[centre], target_rows, labels)
-            loss += _train_pair(
-                hidden,
-                output_vectors,
-                target_rows,
-                labels,
-                targets,
-                rate,
-                gradients,
-                error,
-                distinct=False,
-            )
+        loss += _train_hidden(
+            hidden, words[centre], noise[centre], output_vectors, inner_vectors, tree, rate, pair
+        )
         for position in range(low, high):
             if position != centre and sentences[position] == sentences[centre]:
                 _spread_to_word_rows(input_vectors, starts, rows, words[position], error)
