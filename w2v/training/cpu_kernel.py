@@ -488,7 +488,8 @@ def train_span_cbow_hs(
     widest = int(reach.max()) if len(reach) else 0
     workspace = _workspace(reach, noise, lengths, dim)
     context_rows, hidden, error = workspace[0], workspace[1][0], workspace[2][0]
-    target_rows, labels, gradients = workspace[3], workspace[4], workspace[5][:, 0].copy()
+    target_rows, labels = workspace[3], workspace[4]
+    gradients = np.zeros(len(workspace[5]), np.float32)
     tree, pair = (codes, points, lengths), (target_rows, labels, gradients, error)
     loss = 0.0
     examples = 0
@@ -1322,7 +1323,7 @@ def train_span_fresh_noise(
         workspace[3],
         workspace[4],
     )
-    update, pair_gradients = updates[0], workspace[5][:, 0].copy()
+    update, pair_gradients = updates[0], np.zeros(len(workspace[5]), np.float32)
     # Noise words come from one stream, drawn a chunk ahead, so the rows of the pairs to come can
     # be prefetched; the stream is the same whatever the chunk, so is the result.
     stream = np.empty(max(NOISE_CHUNK * negative, 1), np.int64)
@@ -1658,7 +1659,7 @@ def train_span_subwords(
     most = max(max(noise.shape[1], fresh_negative) + 1, int(lengths.max()) if len(lengths) else 0)
     target_rows = np.empty(most, np.int64)
     labels = np.empty(most, np.float32)
-    gradients = np.zeros(max(most, GROUP), np.float32)
+    gradients = np.zeros(-(-most // GROUP) * GROUP, np.float32)
     hidden = np.empty(dim, np.float32)
     pair_update = np.empty(dim, np.float32)
     total = np.empty(dim, np.float32)
@@ -1760,7 +1761,7 @@ def train_span_cbow_subwords(
     most = max(noise.shape[1] + 1, int(lengths.max()) if len(lengths) else 0)
     target_rows = np.empty(most, np.int64)
     labels = np.empty(most, np.float32)
-    gradients = np.zeros(max(most, GROUP), np.float32)
+    gradients = np.zeros(-(-most // GROUP) * GROUP, np.float32)
     hidden = np.empty(dim, np.float32)
     error = np.empty(dim, np.float32)
     tree, pair = (codes, points, lengths), (target_rows, labels, gradients, error)
