@@ -1,5 +1,6 @@
 """The learning rate: word2vec's schedule, falling linearly from --alpha to --min-alpha."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -58,11 +59,25 @@ def test_the_command_line_rates_reach_min_alpha(tiny_corpus, tmp_path):
 def test_the_rate_starts_where_word2vec_starts_each_model(tiny_corpus, model, given, starts):
     """Skip-gram starts at 0.025 and CBOW at 0.05, as in word2vec and fastText; --alpha wins."""
     config = w2v.TrainConfig(dim=8, epochs=2, min_count=1, threads=1, model=model, **given)
-    assert config.alpha == starts
+    assert config.resolved().alpha == starts
     model = w2v.train([tiny_corpus], config, progress=False)
     rates = [record.learning_rate for record in model.history]
     assert rates == pytest.approx(word2vec_schedule(starts, 0.0001, 2), abs=1e-9)
     assert model.config.alpha == starts
+
+
+def test_a_config_replaced_to_another_model_takes_that_models_defaults():
+    """Defaults that follow other settings are resolved when a run starts, not when the config is
+    made, so `dataclasses.replace` does not carry the old model's over."""
+    words = w2v.TrainConfig()
+    cbow = dataclasses.replace(words, model="cbow").resolved()
+    subwords = dataclasses.replace(words, subwords=True).resolved()
+    assert (words.resolved().alpha, cbow.alpha, subwords.alpha) == (0.025, 0.05, 0.025)
+    assert (words.resolved().noise_power, subwords.noise_power) == (0.75, 0.5)
+    assert (words.resolved().thread_regions, subwords.thread_regions) == (False, True)
+    given = dataclasses.replace(words, model="cbow", alpha=0.03, noise_power=0.6).resolved()
+    assert (given.alpha, given.noise_power) == (0.03, 0.6)
+    assert given.resolved() == given
 
 
 def test_the_command_line_cbow_starts_at_its_own_rate_and_says_so(tiny_corpus, tmp_path, capsys):

@@ -54,7 +54,7 @@ def test_threads_read_their_own_regions_by_default_with_subwords(options, region
     given = {name: getattr(args, name) for name in TRAIN_SETTINGS if hasattr(args, name)}
     config = w2v.TrainConfig(**given)
     config.validate()
-    assert config.thread_regions is regions
+    assert config.resolved().thread_regions is regions
 
 
 def test_hierarchical_softmax_with_sixteen_threads(corpus):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 import numbers
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import torch
@@ -179,19 +179,28 @@ class TrainConfig:
         "score a pair needs to be joined in the first pass; each later pass halves it",
     )
 
-    def __post_init__(self) -> None:
-        # Resolved here, not left None, so that a saved config says the rate and noise it ran with.
-        if self.alpha is None:
-            self.alpha = CBOW_ALPHA if self.model == "cbow" else SKIPGRAM_ALPHA
+    def resolved(self) -> TrainConfig:
+        """A copy with the settings whose defaults follow others (alpha, noise_power,
+        thread_regions: None until then) set, as a run uses them and its saved config records
+        them. They stay None here so that `dataclasses.replace(config, model="cbow")` still
+        gets CBOW's defaults."""
         subwords = self.subword_spec() is not None
-        if self.noise_power is None:
-            self.noise_power = SUBWORD_NOISE_POWER if subwords else WORD_NOISE_POWER
-        if self.thread_regions is None:
-            self.thread_regions = subwords
+        defaults = {
+            "alpha": CBOW_ALPHA if self.model == "cbow" else SKIPGRAM_ALPHA,
+            "noise_power": SUBWORD_NOISE_POWER if subwords else WORD_NOISE_POWER,
+            "thread_regions": subwords,
+        }
+        return replace(
+            self, **{name: value for name, value in defaults.items() if getattr(self, name) is None}
+        )
 
     def validate(self) -> None:
         """Raise ConfigError naming the first setting that is of the wrong type or out of range."""
         self.check_types()
+        self.resolved().check_ranges()
+
+    def check_ranges(self) -> None:
+        """Raise ConfigError naming the first setting out of range, of a resolved config."""
         positive = {
             "dim": self.dim,
             "window": self.window,
@@ -347,8 +356,10 @@ class TrainConfig:
         return torch.device(self.device)
 
     def learning_rate(self, share_done: float) -> float:
-        """word2vec's schedule: alpha falling linearly to min_alpha as training goes from 0 to 1."""
-        return max(self.min_alpha, self.alpha - (self.alpha - self.min_alpha) * share_done)
+        """word2vec's schedule: alpha (resolved) falling linearly to min_alpha as training goes
+        from 0 to 1."""
+        alpha = self.resolved().alpha
+        return max(self.min_alpha, alpha - (alpha - self.min_alpha) * share_done)
 
 
 def parse_size(value: object, option: str) -> int:

@@ -63,6 +63,7 @@ def run_training(
     without `checkpoints` keeps its encoded corpus and final state (`finished`), to be saved as a
     checkpoint if its vectors cannot be written."""
     config.validate()
+    config = config.resolved()
     if initial is not None:
         initial.check(config)
     group = distributed.setup(config.resolved_device())
