@@ -7,9 +7,9 @@ each on a private copy of them.
                                     [--layout regions|split]
 
 Thread t trains `--tokens` tokens from the start of the t-th of T equal regions of the corpus
-(as --thread-regions reads it), or with `--layout split` the t-th stretch of `--tokens` from the
-corpus's start (neighbours, as the word model's threads split a block), skip-gram with the
-reference settings. "alone" trains the T parts
+(as --thread-regions reads it), or with `--layout split` the t-th part of the corpus's first
+T x `--tokens` tokens (neighbours, as the word model's threads split a block): the parts of a
+first block as training cuts it, skip-gram with the reference settings. "alone" trains the T parts
 one after another on one thread; the others train them at once, and their seconds are the
 slowest thread's. So alone's seconds over T are the seconds a part takes with a core to itself,
 and against them "private" shows what the cores' shared cache and memory cost, "shared" what the
@@ -26,12 +26,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from w2v.text.encode import EncodedCorpus, encode_corpus
 from w2v.text.tokenizer import make_tokenizer
-from w2v.training.blocks import part_bounds
+from w2v.training.blocks import corpus_blocks, thread_parts
 from w2v.training.cpu_kernel import SharedThreads
 from w2v.training.noise import NoiseSampler
 from w2v.training.process import tune_for_training
@@ -40,22 +39,14 @@ ROOT = Path(__file__).resolve().parent.parent
 MODES = ("alone", "private", "shared")
 
 
-def thread_parts(corpus: EncodedCorpus, threads: int, tokens: int, layout: str) -> list[tuple]:
-    """`tokens` tokens a thread with where their sentences end (relative to the part), as
-    `SharedThreads.train_block` takes them: from the start of each of `threads` equal regions of
-    the corpus (`regions`), or one after another from the corpus's start (`split`)."""
-    ends = corpus.sentence_ends
-    starts = (
-        part_bounds(len(corpus), ends, threads)[:-1]
-        if layout == "regions"
-        else np.arange(threads) * tokens
-    )
-    parts = []
-    for start in starts:
-        end = min(int(start) + tokens, len(corpus))
-        inside = ends[(ends > start) & (ends < end)] - start
-        parts.append((corpus.read(int(start), end), np.append(inside, end - start)))
-    return parts
+def training_parts(corpus: EncodedCorpus, threads: int, tokens: int, layout: str) -> list[tuple]:
+    """The parts of a first block of `tokens` tokens a thread, cut as training cuts its blocks
+    (`corpus_blocks`; split blocks cut again by `thread_parts`), each with where its sentences
+    end, as `SharedThreads.train_block` takes them."""
+    streams = threads if layout == "regions" else 1
+    spans = corpus_blocks(corpus.sentence_ends, tokens * threads, streams)[0]
+    parts = [corpus.read_part(start, end) for start, end in spans]
+    return parts if layout == "regions" else thread_parts(*parts[0], threads)
 
 
 def main() -> None:
@@ -70,7 +61,7 @@ def main() -> None:
         choices=("regions", "split"),
         default="regions",
         help="thread t's tokens: the start of the t-th of T equal regions of the corpus, or the "
-        "t-th stretch of --tokens from the corpus's start (as the word model's threads split each "
+        "t-th part of its first T x --tokens tokens (as the word model's threads split each "
         "block)",
     )
     args = parser.parse_args()
@@ -79,7 +70,7 @@ def main() -> None:
         vocabulary, corpus = encode_corpus(
             [args.corpus], make_tokenizer(), Path(folder), progress=False
         )
-        parts = thread_parts(corpus, args.threads, args.tokens, args.layout)
+        parts = training_parts(corpus, args.threads, args.tokens, args.layout)
     noise = NoiseSampler(vocabulary.counts)
     settings = {
         "keep": vocabulary.keep_probabilities(1e-3),

@@ -46,6 +46,14 @@ class EncodedCorpus:
             )
         return np.array(self.tokens[start:end])
 
+    def read_part(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """tokens[start:end] (as `read` gives them) and where their sentences end, relative to
+        `start`; a part may end inside a sentence longer than it, and its last end is then its
+        length."""
+        ends = self.sentence_ends
+        inside = ends[np.searchsorted(ends, start, side="right") : np.searchsorted(ends, end)]
+        return self.read(start, end), np.append(inside - start, end - start)
+
 
 def _prepared_batches(
     files: Sequence[Path], progress: tqdm, counter: WordCounter

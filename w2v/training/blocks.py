@@ -216,7 +216,7 @@ class BlockTrainer:
         with the learning rate falling from `rate` to `final_rate`; `block_number` counts the
         run's blocks over all epochs. Returns (loss sum, pairs or CBOW examples)."""
         if self.shared is not None:
-            parts = [self._part(start, end) for start, end in spans]
+            parts = [self.corpus.read_part(start, end) for start, end in spans]
             if self.streams == 1:  # one contiguous block, which the threads split
                 parts = thread_parts(*parts[0], self.config.threads)
             return self.shared.train_block(parts, block_number, rate, final_rate)
@@ -237,13 +237,6 @@ class BlockTrainer:
         if self.parallel is not None:
             draws = tuple(t.numpy() for t in draws)
         return self.train_draws(*draws, rate, final_rate)
-
-    def _part(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """Corpus tokens [start, end) and where their sentences end, relative to `start`."""
-        ends = self.corpus.sentence_ends
-        inside = ends[np.searchsorted(ends, start, side="right") : np.searchsorted(ends, end)]
-        # A span may end inside a sentence longer than a block.
-        return self.corpus.read(start, end), np.append(inside - start, end - start)
 
     def close(self) -> None:
         """Stop the worker threads."""
